@@ -1,0 +1,129 @@
+//! The validated fields of a client registration: identifier, audience and token lifetime.
+
+use std::fmt;
+
+/// Longest accepted client identifier.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// Longest accepted audience.
+pub const MAX_AUDIENCE_LEN: usize = 256;
+
+/// Longest accepted token lifetime: one day, the verifier's default maximum token lifetime.
+pub const MAX_TTL_SECS: u64 = 86_400;
+
+/// Why a registration field was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// The client id is empty, too long or uses a character outside `[A-Za-z0-9._:-]`.
+    #[error("client_id must be 1 to 128 characters from A-Z a-z 0-9 . _ : -")]
+    ClientId,
+    /// The audience is empty, too long or not printable ASCII without spaces.
+    #[error("audience must be 1 to 256 printable ASCII characters without spaces")]
+    Audience,
+    /// The lifetime is outside 1..=86400 seconds.
+    #[error("ttl must be between 1 and 86400 seconds")]
+    Ttl,
+}
+
+/// A client identifier: the token's `sub` and `client_id`, e.g. `svc.warehouse`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Validates `text` as a client identifier.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let valid_char =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
+        if text.is_empty() || text.len() > MAX_CLIENT_ID_LEN || !text.bytes().all(valid_char) {
+            return Err(FieldError::ClientId);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The identifier as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The `aud` a client's tokens carry: the resource servers they are meant for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience(String);
+
+impl Audience {
+    /// Validates `text` as an audience.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let visible = |b: u8| (0x21..=0x7E).contains(&b);
+        if text.is_empty() || text.len() > MAX_AUDIENCE_LEN || !text.bytes().all(visible) {
+            return Err(FieldError::Audience);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The audience as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long a client's tokens live, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttl(u64);
+
+impl Ttl {
+    /// The lifetime in seconds.
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for Ttl {
+    type Error = FieldError;
+
+    fn try_from(secs: u64) -> Result<Self, Self::Error> {
+        if (1..=MAX_TTL_SECS).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(FieldError::Ttl)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_charset_and_length() {
+        assert!(ClientId::parse("svc.warehouse").is_ok());
+        assert!(ClientId::parse("a:b-c_d.E9").is_ok());
+        assert!(ClientId::parse(&"x".repeat(128)).is_ok());
+        assert_eq!(ClientId::parse(&"x".repeat(129)), Err(FieldError::ClientId));
+        assert_eq!(ClientId::parse(""), Err(FieldError::ClientId));
+        assert_eq!(ClientId::parse("svc warehouse"), Err(FieldError::ClientId));
+        assert_eq!(ClientId::parse("svc/warehouse"), Err(FieldError::ClientId));
+    }
+
+    #[test]
+    fn ttl_bounds() {
+        assert_eq!(Ttl::try_from(0), Err(FieldError::Ttl));
+        assert_eq!(Ttl::try_from(1).map(Ttl::secs), Ok(1));
+        assert_eq!(Ttl::try_from(86_400).map(Ttl::secs), Ok(86_400));
+        assert_eq!(Ttl::try_from(86_401), Err(FieldError::Ttl));
+    }
+
+    #[test]
+    fn audience_is_visible_ascii() {
+        assert!(Audience::parse("quantjourney").is_ok());
+        assert!(Audience::parse("https://api.example.com").is_ok());
+        assert_eq!(Audience::parse(""), Err(FieldError::Audience));
+        assert_eq!(Audience::parse("a b"), Err(FieldError::Audience));
+    }
+}

@@ -1,0 +1,93 @@
+//! `POST /oauth/introspect`: token introspection (RFC 7662).
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{Authenticated, OAuthError, PostCredentials};
+use crate::access_token::{self, ValidToken};
+use crate::clock::UnixTime;
+use crate::keys;
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/oauth/introspect", post(introspect))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct IntrospectForm {
+    token: Option<String>,
+    // `token_type_hint` is accepted and ignored: access tokens are the only kind.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl PostCredentials for IntrospectForm {
+    fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    fn client_secret(&self) -> Option<&str> {
+        self.client_secret.as_deref()
+    }
+}
+
+/// RFC 7662 §2.2. An inactive token is `{"active": false}` and nothing else, so the answer
+/// says nothing about why.
+#[derive(Debug, Serialize)]
+struct Introspection {
+    active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    token: Option<ActiveToken>,
+}
+
+#[derive(Debug, Serialize)]
+struct ActiveToken {
+    iss: String,
+    sub: String,
+    aud: String,
+    client_id: String,
+    scope: String,
+    exp: UnixTime,
+    iat: UnixTime,
+    jti: String,
+    token_type: &'static str,
+}
+
+impl From<ValidToken> for ActiveToken {
+    fn from(token: ValidToken) -> Self {
+        Self {
+            iss: token.iss,
+            sub: token.sub,
+            aud: token.aud,
+            client_id: token.client_id,
+            scope: token.scope,
+            exp: token.exp,
+            iat: token.iat,
+            jti: token.jti,
+            token_type: "Bearer",
+        }
+    }
+}
+
+/// Any authenticated client may introspect any token: resource servers are clients too.
+async fn introspect(
+    State(state): State<AppState>,
+    Authenticated { form, .. }: Authenticated<IntrospectForm>,
+) -> Result<Json<Introspection>, OAuthError> {
+    let token = form
+        .token
+        .filter(|token| !token.is_empty())
+        .ok_or(OAuthError::InvalidRequest("missing token"))?;
+    let now = state.clock.now();
+    let keys = keys::published(&state.store).await?;
+    let valid = match access_token::validate(&token, &keys, &state.issuer, now) {
+        Some(valid) if !state.store.is_revoked(&valid.jti).await? => Some(valid),
+        _ => None,
+    };
+    Ok(Json(Introspection {
+        active: valid.is_some(),
+        token: valid.map(ActiveToken::from),
+    }))
+}

@@ -1,0 +1,63 @@
+//! The two HTTP faces of the issuer: the public OAuth port and the admin port.
+//!
+//! Each is a plain `fn(AppState) -> Router`, so tests drive them with `oneshot` and no socket.
+
+mod admin;
+mod client_auth;
+mod error;
+mod health;
+mod introspect;
+mod revoke;
+mod token;
+mod well_known;
+
+pub use client_auth::{Authenticated, PostCredentials};
+pub use error::{OAuthError, OAuthForm};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::middleware::map_response;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Largest request body accepted (16 KiB): OAuth forms are a few hundred bytes, a token 8 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The public port: token, revocation, introspection, discovery, health.
+pub fn public_router(state: AppState) -> Router {
+    let oauth = Router::new()
+        .merge(token::routes())
+        .merge(revoke::routes())
+        .merge(introspect::routes())
+        // As kanidm's `dont_cache_me`: nothing from the OAuth endpoints may be cached (RFC 6749 §5.1).
+        .layer(map_response(no_store));
+    Router::new()
+        .merge(oauth)
+        .merge(well_known::routes())
+        .merge(health::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(map_response(error::log_internal_errors))
+        .with_state(state)
+}
+
+/// The admin port: health plus read-only views of keys and clients. It has no authentication
+/// of its own, so it must only be bound to a trusted interface.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(admin::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(map_response(error::log_internal_errors))
+        .with_state(state)
+}
+
+/// Marks a response as not to be stored by any cache.
+async fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

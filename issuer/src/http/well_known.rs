@@ -1,0 +1,57 @@
+//! Discovery: the JWKS (RFC 7517) and authorization server metadata (RFC 8414).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::OAuthError;
+use crate::keys::Jwks;
+use crate::state::AppState;
+
+/// Client authentication methods of every endpoint that authenticates clients.
+const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        // Served too because many clients only probe the OpenID path; the content is the same.
+        .route("/.well-known/openid-configuration", get(metadata))
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, OAuthError> {
+    Ok(Json(Jwks::load(&state.store).await?))
+}
+
+/// RFC 8414 §2. `scopes_supported` is left out: listing every client's scopes would tell
+/// anonymous callers what the fleet can do.
+#[derive(Debug, Serialize)]
+struct Metadata {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    grant_types_supported: [&'static str; 1],
+    response_types_supported: [&'static str; 0],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    revocation_endpoint_auth_methods_supported: [&'static str; 2],
+    introspection_endpoint_auth_methods_supported: [&'static str; 2],
+}
+
+async fn metadata(State(state): State<AppState>) -> Json<Metadata> {
+    let issuer = &state.issuer;
+    Json(Metadata {
+        issuer: issuer.as_str().to_owned(),
+        token_endpoint: issuer.endpoint("/oauth/token"),
+        jwks_uri: issuer.endpoint("/.well-known/jwks.json"),
+        revocation_endpoint: issuer.endpoint("/oauth/revoke"),
+        introspection_endpoint: issuer.endpoint("/oauth/introspect"),
+        grant_types_supported: ["client_credentials"],
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    })
+}

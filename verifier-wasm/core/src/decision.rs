@@ -1,0 +1,239 @@
+//! The gateway's decision for one request: allow (with identity headers), deny, or wait for keys.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::config::Config;
+use crate::error::VerifyError;
+use crate::jwks::Jwks;
+use crate::rules::{self, Requirement};
+use crate::verify::{Unverified, Verified};
+
+/// The parts of a request the decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The HTTP method, e.g. `GET`.
+    pub method: &'a str,
+    /// The (normalised) path, possibly with a query string.
+    pub path: &'a str,
+    /// The `Authorization` header, if there is exactly one.
+    pub authorization: Option<&'a str>,
+}
+
+/// The state of a provider's keys, as the host knows it.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyState<'a> {
+    /// Keys are available.
+    Ready(&'a Jwks),
+    /// No keys yet, and a fetch is under way: the request may wait.
+    Pending,
+    /// No keys, and none are coming soon: refuse with 503.
+    Unavailable,
+}
+
+/// Gives the decision access to each provider's current keys.
+pub trait Keys {
+    /// The key state of the named provider.
+    fn state(&self, provider: &str) -> KeyState<'_>;
+}
+
+/// What the host must do with the request.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Decision {
+    /// Let it through. Identity headers the caller sent are removed in every case.
+    Allow {
+        /// The verified identity to forward upstream; `None` on a public route.
+        identity: Option<Identity>,
+        /// Whether to remove the `Authorization` header before forwarding.
+        strip_authorization: bool,
+    },
+    /// Answer it locally; it never reaches the upstream.
+    Deny(Denial),
+    /// Hold it until the provider's keys arrive (bounded by the configuration's `jwks_wait_ms`).
+    Wait {
+        /// The provider whose keys are awaited.
+        provider: String,
+    },
+}
+
+/// The verified caller, as forwarded upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `sub`: sent as `x-auth-subject`.
+    pub subject: String,
+    /// `client_id`: sent as `x-auth-client-id` when present.
+    pub client_id: Option<String>,
+    /// `scope`: sent as `x-auth-scope` (may be empty).
+    pub scope: String,
+    /// `iss`: sent as `x-auth-issuer`.
+    pub issuer: String,
+}
+
+/// Identity headers the filter sets, and removes from every incoming request.
+pub const IDENTITY_HEADERS: [&str; 4] = [
+    "x-auth-subject",
+    "x-auth-client-id",
+    "x-auth-scope",
+    "x-auth-issuer",
+];
+
+impl Identity {
+    /// The headers to add upstream, as (name, value) pairs.
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = alloc::vec![("x-auth-subject", self.subject.as_str())];
+        if let Some(client_id) = &self.client_id {
+            headers.push(("x-auth-client-id", client_id.as_str()));
+        }
+        headers.push(("x-auth-scope", self.scope.as_str()));
+        headers.push(("x-auth-issuer", self.issuer.as_str()));
+        headers
+    }
+}
+
+/// A refusal, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denial {
+    /// Why.
+    pub error: VerifyError,
+    /// The HTTP status.
+    pub status: u16,
+    /// The `WWW-Authenticate` value (RFC 6750 §3), for 401 and `insufficient_scope` 403.
+    pub www_authenticate: Option<String>,
+    /// The JSON body: `{"error", "code", "message"}`.
+    pub body: String,
+}
+
+impl Denial {
+    /// Builds the response for `error` in `realm`.
+    pub fn new(error: VerifyError, realm: &str) -> Denial {
+        let status = error.http_status();
+        let message = error.to_string();
+        let www_authenticate = match (status, error.bearer_error()) {
+            (401, None) => Some(format!("Bearer realm=\"{realm}\"")),
+            (401 | 403, Some(code)) => {
+                let mut challenge = format!(
+                    "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\"",
+                    quoted(&message)
+                );
+                if let VerifyError::InsufficientScope { missing } = &error {
+                    challenge.push_str(&format!(", scope=\"{}\"", quoted(&missing.join(" "))));
+                }
+                Some(challenge)
+            }
+            _ => None,
+        };
+        let kind = error.bearer_error().unwrap_or(match status {
+            401 => "unauthorized",
+            503 => "temporarily_unavailable",
+            _ => "access_denied",
+        });
+        let body = serde_json::json!({"error": kind, "code": error.code(), "message": message})
+            .to_string();
+        Denial {
+            error,
+            status,
+            www_authenticate,
+            body,
+        }
+    }
+}
+
+/// Makes text safe inside an RFC 7230 quoted-string: printable ASCII, no quote or backslash.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The bearer token in an `Authorization` value (RFC 6750 §2.1), if it uses the Bearer scheme.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, rest) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ');
+    (!token.is_empty()).then_some(token)
+}
+
+/// Decides what happens to `request` at time `now` (Unix seconds).
+pub fn decide(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u64) -> Decision {
+    let deny = |error| Decision::Deny(Denial::new(error, &config.realm));
+    let Some(rule) = rules::first_match(&config.rules, request.method, request.path) else {
+        return deny(VerifyError::NoMatchingRule {
+            method: request.method.to_owned(),
+            path: request.path.to_owned(),
+        });
+    };
+    let (provider_name, scopes) = match &rule.requirement {
+        Requirement::Public => {
+            return Decision::Allow {
+                identity: None,
+                strip_authorization: false,
+            };
+        }
+        Requirement::Token { provider, scopes } => (provider, scopes),
+    };
+    let Some(provider) = config.providers.get(provider_name) else {
+        // Config::parse refuses rules naming unknown providers; fail closed if one slips through.
+        return deny(VerifyError::JwksUnavailable {
+            provider: provider_name.clone(),
+        });
+    };
+    let Some(token) = request.authorization.and_then(bearer_token) else {
+        return deny(VerifyError::TokenMissing);
+    };
+    let unverified = match Unverified::parse(token, provider) {
+        Ok(unverified) => unverified,
+        Err(error) => return deny(error),
+    };
+    let jwks = match keys.state(provider_name) {
+        KeyState::Ready(jwks) => jwks,
+        KeyState::Pending => {
+            return Decision::Wait {
+                provider: provider_name.clone(),
+            };
+        }
+        KeyState::Unavailable => {
+            return deny(VerifyError::JwksUnavailable {
+                provider: provider_name.clone(),
+            });
+        }
+    };
+    let verified = match unverified.verify(provider, jwks, now) {
+        Ok(verified) => verified,
+        Err(error) => return deny(error),
+    };
+    let missing: Vec<String> = scopes
+        .iter()
+        .filter(|s| !verified.claims.scopes().any(|held| held == s.as_str()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return deny(VerifyError::InsufficientScope { missing });
+    }
+    Decision::Allow {
+        identity: Some(identity(verified)),
+        strip_authorization: !provider.forward,
+    }
+}
+
+fn identity(verified: Verified) -> Identity {
+    let claims = verified.claims;
+    Identity {
+        // validate() has required iss; sub is required by the access-token profile. A third-party
+        // token without sub is forwarded with an empty subject rather than a guessed one.
+        subject: claims.sub.unwrap_or_default(),
+        client_id: claims.client_id,
+        scope: claims.scope.unwrap_or_default(),
+        issuer: claims.iss.unwrap_or_default(),
+    }
+}

@@ -1,0 +1,258 @@
+//! Request-time errors: why a token or request was refused, with a stable machine code.
+//!
+//! Codes are a public contract (logs, metrics, the JS package and the admin UI key on them) and are
+//! never renamed. Messages are for people; they never contain the token, and any value taken from
+//! the token is truncated and stripped of anything but printable ASCII.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Why a request was refused. Each variant has a stable [`code`](VerifyError::code).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The request carries no bearer token.
+    #[error("the request carries no bearer token")]
+    TokenMissing,
+    /// The token is larger than the limit.
+    #[error("the token is {len} bytes; at most {max} are accepted")]
+    TokenTooLarge {
+        /// Size of the token, in bytes.
+        len: usize,
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// The token is not a well-formed compact JWS, or its header or claims are not valid JSON.
+    #[error("the token is malformed: {reason}")]
+    TokenMalformed {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The token's `alg` is not one the provider allows (`none` never is).
+    #[error("algorithm {} is not allowed for this provider", Shown(.alg))]
+    AlgNotAllowed {
+        /// The token's `alg`.
+        alg: String,
+    },
+    /// The token's `typ` is not the one the provider requires.
+    #[error("token type {} is not accepted; expected {}", Shown(.found.as_deref().unwrap_or("(none)")), Shown(.expected))]
+    TypInvalid {
+        /// The token's `typ`, if any.
+        found: Option<String>,
+        /// The type the provider requires.
+        expected: String,
+    },
+    /// The header carries a member that is never trusted (`jwk`, `jku`, `x5u`, `x5c`, `b64`, nested `cty`).
+    #[error("header member {member} is not accepted")]
+    HeaderForbidden {
+        /// The member's name.
+        member: &'static str,
+    },
+    /// The header marks an extension critical (`crit`) that this verifier does not implement.
+    #[error("critical header extension is not supported")]
+    CritUnsupported,
+    /// No key in the provider's key set matches the token's `kid` and algorithm.
+    #[error("no key matches kid {} for {alg}", Shown(.kid.as_deref().unwrap_or("(none)")))]
+    KidUnknown {
+        /// The token's `kid`, if any.
+        kid: Option<String>,
+        /// The token's (allowed) algorithm.
+        alg: &'static str,
+    },
+    /// The signature does not verify under the selected key.
+    #[error("the signature is invalid")]
+    SignatureInvalid,
+    /// `exp` has passed, even allowing for clock skew.
+    #[error("the token expired at {exp} (now {now}, skew {skew}s)")]
+    TokenExpired {
+        /// The token's `exp`.
+        exp: f64,
+        /// The verifier's time.
+        now: u64,
+        /// The allowed skew, in seconds.
+        skew: u64,
+    },
+    /// `nbf` is still in the future, even allowing for clock skew.
+    #[error("the token is not valid before {nbf} (now {now}, skew {skew}s)")]
+    TokenNotYetValid {
+        /// The token's `nbf`.
+        nbf: f64,
+        /// The verifier's time.
+        now: u64,
+        /// The allowed skew, in seconds.
+        skew: u64,
+    },
+    /// `iat` is in the future, even allowing for clock skew.
+    #[error("the token was issued in the future at {iat} (now {now}, skew {skew}s)")]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: f64,
+        /// The verifier's time.
+        now: u64,
+        /// The allowed skew, in seconds.
+        skew: u64,
+    },
+    /// The token lives longer than the provider's maximum lifetime.
+    #[error("the token lives {lifetime}s; at most {max}s is accepted")]
+    LifetimeTooLong {
+        /// `exp` − `iat` (or − now when `iat` is absent), in seconds.
+        lifetime: f64,
+        /// The limit, in seconds.
+        max: u64,
+    },
+    /// `iss` is not the provider's issuer.
+    #[error("issuer {} is not trusted by this provider", Shown(.iss))]
+    IssuerMismatch {
+        /// The token's `iss`.
+        iss: String,
+    },
+    /// `aud` names none of the provider's audiences.
+    #[error("the token is not meant for this audience")]
+    AudienceMismatch,
+    /// A claim the profile requires is absent.
+    #[error("required claim {claim} is missing")]
+    ClaimMissing {
+        /// The claim's name.
+        claim: &'static str,
+    },
+    /// A claim has the wrong type or an unusable value.
+    #[error("claim {claim} is invalid: {reason}")]
+    ClaimInvalid {
+        /// The claim's name.
+        claim: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The token is valid but lacks a scope the route requires.
+    #[error("the token lacks required scope {}", Shown(&.missing.join(" ")))]
+    InsufficientScope {
+        /// The required scopes the token does not hold.
+        missing: Vec<String>,
+    },
+    /// No rule matches the request: deny by default.
+    #[error("no rule allows {} {}", Shown(.method), Shown(.path))]
+    NoMatchingRule {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// The provider's keys could not be obtained.
+    #[error("the keys of provider {} are not available", Shown(.provider))]
+    JwksUnavailable {
+        /// The provider's name.
+        provider: String,
+    },
+}
+
+impl VerifyError {
+    /// The stable machine code, e.g. `token_expired`. Never renamed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TokenMissing => "token_missing",
+            Self::TokenTooLarge { .. } => "token_too_large",
+            Self::TokenMalformed { .. } => "token_malformed",
+            Self::AlgNotAllowed { .. } => "alg_not_allowed",
+            Self::TypInvalid { .. } => "typ_invalid",
+            Self::HeaderForbidden { .. } => "header_forbidden",
+            Self::CritUnsupported => "crit_unsupported",
+            Self::KidUnknown { .. } => "kid_unknown",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::TokenExpired { .. } => "token_expired",
+            Self::TokenNotYetValid { .. } => "token_not_yet_valid",
+            Self::IssuedInFuture { .. } => "iat_in_future",
+            Self::LifetimeTooLong { .. } => "lifetime_too_long",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
+            Self::AudienceMismatch => "audience_mismatch",
+            Self::ClaimMissing { .. } => "claim_missing",
+            Self::ClaimInvalid { .. } => "claim_invalid",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::NoMatchingRule { .. } => "no_matching_rule",
+            Self::JwksUnavailable { .. } => "jwks_unavailable",
+        }
+    }
+
+    /// The HTTP status a gateway answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::InsufficientScope { .. } | Self::NoMatchingRule { .. } => 403,
+            Self::JwksUnavailable { .. } => 503,
+            _ => 401,
+        }
+    }
+
+    /// The RFC 6750 §3.1 `error` value, or `None` when the request had no token (§3.1: then
+    /// the challenge carries no error code).
+    pub fn bearer_error(&self) -> Option<&'static str> {
+        match self {
+            Self::TokenMissing => None,
+            Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::NoMatchingRule { .. } | Self::JwksUnavailable { .. } => None,
+            _ => Some("invalid_token"),
+        }
+    }
+}
+
+/// Shows a value that came from an untrusted token: printable ASCII only, at most 64 characters.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 64;
+        f.write_str("'")?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == MAX {
+                f.write_str("...")?;
+                break;
+            }
+            // Quotes and backslashes would break the RFC 6750 quoted-string this text lands in.
+            let c = if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '?'
+            };
+            fmt::Write::write_char(f, c)?;
+        }
+        f.write_str("'")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn untrusted_values_are_sanitised_and_truncated() {
+        let e = VerifyError::IssuerMismatch {
+            iss: "evil\"\r\nx-injected: 1".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            !text.contains('"') && !text.contains('\r') && !text.contains('\n'),
+            "{text}"
+        );
+        let e = VerifyError::IssuerMismatch {
+            iss: "a".repeat(1000),
+        };
+        assert!(e.to_string().len() < 120);
+    }
+
+    #[test]
+    fn statuses_follow_rfc6750() {
+        assert_eq!(VerifyError::TokenMissing.http_status(), 401);
+        assert_eq!(VerifyError::TokenMissing.bearer_error(), None);
+        assert_eq!(
+            VerifyError::SignatureInvalid.bearer_error(),
+            Some("invalid_token")
+        );
+        let scope = VerifyError::InsufficientScope {
+            missing: alloc::vec!["a".into()],
+        };
+        assert_eq!(
+            (scope.http_status(), scope.bearer_error()),
+            (403, Some("insufficient_scope"))
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! When to fetch a provider's JWKS: a schedule the host polls, with `now` in milliseconds.
+//!
+//! The host owns the timer and the HTTP call; this state machine only says when to start a fetch
+//! and what the keys' state is, so the policy is testable without Envoy.
+
+use crate::decision::KeyState;
+use crate::jwks::Jwks;
+
+/// Longest wait between retries after failures, in milliseconds.
+const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// First wait after a failure, in milliseconds.
+const FIRST_BACKOFF_MS: u64 = 500;
+
+/// The fetch schedule and current keys of one remote provider.
+#[derive(Debug, Clone)]
+pub struct JwksRefresh {
+    refresh_ms: u64,
+    next_due_ms: u64,
+    in_flight: bool,
+    failures: u32,
+    keys: Option<Jwks>,
+}
+
+impl JwksRefresh {
+    /// A provider whose keys should be fetched at once and then every `refresh_seconds`.
+    pub fn new(refresh_seconds: u64) -> JwksRefresh {
+        JwksRefresh {
+            refresh_ms: refresh_seconds.saturating_mul(1000),
+            next_due_ms: 0,
+            in_flight: false,
+            failures: 0,
+            keys: None,
+        }
+    }
+
+    /// Whether a fetch should start now. If true, the fetch counts as started.
+    pub fn poll_fetch(&mut self, now_ms: u64) -> bool {
+        if self.in_flight || now_ms < self.next_due_ms {
+            return false;
+        }
+        self.in_flight = true;
+        true
+    }
+
+    /// A fetch could not be started (the host call failed): retry after the backoff.
+    pub fn on_dispatch_failed(&mut self, now_ms: u64) {
+        self.on_failure(now_ms);
+    }
+
+    /// The fetch returned usable keys.
+    pub fn on_success(&mut self, now_ms: u64, keys: Jwks) {
+        self.in_flight = false;
+        self.failures = 0;
+        self.keys = Some(keys);
+        self.next_due_ms = now_ms.saturating_add(self.refresh_ms);
+    }
+
+    /// The fetch failed (transport error, bad status, unusable document). Known keys are kept.
+    pub fn on_failure(&mut self, now_ms: u64) {
+        self.in_flight = false;
+        self.failures = self.failures.saturating_add(1);
+        let backoff = FIRST_BACKOFF_MS
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(MAX_BACKOFF_MS);
+        self.next_due_ms =
+            now_ms.saturating_add(backoff.min(self.refresh_ms.max(FIRST_BACKOFF_MS)));
+    }
+
+    /// When the next fetch is due, in milliseconds.
+    pub fn next_due(&self) -> u64 {
+        self.next_due_ms
+    }
+
+    /// How many fetches in a row have failed.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The keys' state for a request arriving now.
+    pub fn state(&self) -> KeyState<'_> {
+        match (&self.keys, self.in_flight, self.failures) {
+            (Some(keys), _, _) => KeyState::Ready(keys),
+            // Before the first answer, requests wait for it.
+            (None, true, _) | (None, false, 0) => KeyState::Pending,
+            (None, false, _) => KeyState::Unavailable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwks() -> Jwks {
+        let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
+        Jwks::parse(doc).unwrap()
+    }
+
+    #[test]
+    fn fetches_at_once_then_on_schedule() {
+        let mut r = JwksRefresh::new(300);
+        assert!(matches!(r.state(), KeyState::Pending));
+        assert!(r.poll_fetch(1_000));
+        assert!(!r.poll_fetch(1_001), "one fetch at a time");
+        assert!(matches!(r.state(), KeyState::Pending));
+        r.on_success(2_000, jwks());
+        assert!(matches!(r.state(), KeyState::Ready(_)));
+        assert!(!r.poll_fetch(2_000 + 299_999));
+        assert!(r.poll_fetch(2_000 + 300_000));
+    }
+
+    #[test]
+    fn first_failure_is_unavailable_and_retries_with_backoff() {
+        let mut r = JwksRefresh::new(300);
+        assert!(r.poll_fetch(0));
+        r.on_failure(10);
+        assert!(matches!(r.state(), KeyState::Unavailable));
+        assert!(!r.poll_fetch(10 + FIRST_BACKOFF_MS - 1));
+        assert!(r.poll_fetch(10 + FIRST_BACKOFF_MS));
+        assert!(
+            matches!(r.state(), KeyState::Pending),
+            "a retry in flight: wait for it"
+        );
+        r.on_failure(1_000);
+        assert_eq!(r.next_due(), 1_000 + 2 * FIRST_BACKOFF_MS);
+        for i in 0..40 {
+            r.on_failure(i);
+        }
+        assert!(r.next_due() <= 40 + MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn failures_keep_the_last_good_keys() {
+        let mut r = JwksRefresh::new(1);
+        assert!(r.poll_fetch(0));
+        r.on_success(0, jwks());
+        assert!(r.poll_fetch(1_000));
+        r.on_failure(1_000);
+        assert!(matches!(r.state(), KeyState::Ready(_)));
+    }
+}

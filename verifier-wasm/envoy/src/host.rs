@@ -1,0 +1,76 @@
+//! Thin wrappers over the proxy-wasm host calls we use, on the current effective context.
+//!
+//! The SDK's string getters `unwrap` UTF-8 conversions and would panic on a hostile header
+//! value, so headers are read as bytes here and converted without panicking.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MapType;
+
+/// The host's wall clock in milliseconds since the epoch (0 if the host cannot say).
+pub(crate) fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A request header as UTF-8; `Err(())` when present but not UTF-8.
+pub(crate) fn request_header(name: &str) -> Result<Option<String>, ()> {
+    match hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| ()),
+        Ok(None) | Err(_) => Ok(None),
+    }
+}
+
+/// Sets (or with `None` removes every instance of) a request header.
+pub(crate) fn set_request_header(name: &str, value: Option<&str>) {
+    if let Err(status) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
+        log::warn!("verifier: could not set header {name}: {status:?}");
+    }
+}
+
+/// Sends a local reply; the request never reaches the upstream.
+pub(crate) fn send_response(status: u16, headers: Vec<(&str, &str)>, body: &str) {
+    if let Err(s) = hostcalls::send_http_response(u32::from(status), headers, Some(body.as_bytes()))
+    {
+        log::error!("verifier: could not send the {status} reply: {s:?}");
+    }
+}
+
+/// Resumes a paused request.
+pub(crate) fn resume_request() {
+    if let Err(status) = hostcalls::resume_http_request() {
+        log::warn!("verifier: could not resume a request: {status:?}");
+    }
+}
+
+/// Makes `context_id` the target of the following host calls; false if it is gone.
+pub(crate) fn enter_context(context_id: u32) -> bool {
+    hostcalls::set_effective_context(context_id).is_ok()
+}
+
+/// Starts a GET through `cluster`; the answer arrives in the root's `on_http_call_response`.
+pub(crate) fn dispatch_get(
+    cluster: &str,
+    authority: &str,
+    path: &str,
+    timeout: Duration,
+) -> Option<u32> {
+    let headers = vec![
+        (":method", "GET"),
+        (":path", path),
+        (":authority", authority),
+        (":scheme", "http"),
+        ("accept", "application/jwk-set+json, application/json"),
+        ("user-agent", "verifier-envoy"),
+    ];
+    match hostcalls::dispatch_http_call(cluster, headers, None, vec![], timeout) {
+        Ok(token) => Some(token),
+        Err(status) => {
+            log::warn!("verifier: could not call cluster {cluster}: {status:?}");
+            None
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Per-request work: read the request, ask the core, apply its decision.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use verifier_core::decision::IDENTITY_HEADERS;
+use verifier_core::{Decision, Denial, Request, VerifyError, decide};
+
+use crate::host;
+use crate::state::{State, Waiting};
+
+/// What became of a request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Headers rewritten; let it continue.
+    Continue,
+    /// Answered locally.
+    Responded,
+    /// Must wait for the named provider's keys.
+    Wait(String),
+}
+
+/// The filter instance for one HTTP stream.
+pub(crate) struct Http {
+    pub(crate) context_id: u32,
+    pub(crate) state: Rc<RefCell<State>>,
+}
+
+impl Context for Http {}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        let now_ms = host::now_ms();
+        let outcome = process(&self.state.borrow(), now_ms);
+        match outcome {
+            Outcome::Continue => Action::Continue,
+            Outcome::Responded => Action::Pause,
+            Outcome::Wait(provider) => {
+                let mut state = self.state.borrow_mut();
+                let wait_ms = state.config.as_ref().map_or(0, |c| c.jwks_wait_ms);
+                let deadline_ms = now_ms.saturating_add(wait_ms);
+                state.waiting.push(Waiting {
+                    context_id: self.context_id,
+                    provider,
+                    deadline_ms,
+                });
+                Action::Pause
+            }
+        }
+    }
+}
+
+/// Decides for the request of the current effective context and applies the decision.
+pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
+    let Some(config) = state.config.as_ref() else {
+        // on_configure refused the configuration, so Envoy should not have created this stream;
+        // if it did, fail closed.
+        host::send_response(
+            503,
+            vec![("content-type", "application/json")],
+            r#"{"error":"temporarily_unavailable","code":"not_configured","message":"the filter has no valid configuration"}"#,
+        );
+        return Outcome::Responded;
+    };
+    // The upstream trusts these headers, so only this filter may set them.
+    for name in IDENTITY_HEADERS {
+        host::set_request_header(name, None);
+    }
+    let method = host::request_header(":method")
+        .unwrap_or_default()
+        .unwrap_or_default();
+    let path = host::request_header(":path")
+        .unwrap_or_default()
+        .unwrap_or_default();
+    let Ok(authorization) = host::request_header("authorization") else {
+        let reason = "the Authorization header is not valid UTF-8";
+        respond(
+            &Denial::new(VerifyError::TokenMalformed { reason }, &config.realm),
+            &method,
+            &path,
+        );
+        return Outcome::Responded;
+    };
+    let request = Request {
+        method: &method,
+        path: &path,
+        authorization: authorization.as_deref(),
+    };
+    match decide(config, state, &request, now_ms / 1000) {
+        Decision::Allow {
+            identity,
+            strip_authorization,
+        } => {
+            if let Some(identity) = identity {
+                for (name, value) in identity.headers() {
+                    host::set_request_header(name, Some(value));
+                }
+                if strip_authorization {
+                    host::set_request_header("authorization", None);
+                } else if let Some(value) = &authorization {
+                    // Replacing removes any second Authorization header the caller slipped in,
+                    // so the upstream sees only the token we verified.
+                    host::set_request_header("authorization", Some(value));
+                }
+            }
+            Outcome::Continue
+        }
+        Decision::Deny(denial) => {
+            respond(&denial, &method, &path);
+            Outcome::Responded
+        }
+        Decision::Wait { provider } => Outcome::Wait(provider),
+    }
+}
+
+/// Sends the denial and logs one line for it (never the token).
+pub(crate) fn respond(denial: &Denial, method: &str, path: &str) {
+    let route = path.split('?').next().unwrap_or_default();
+    log::info!(
+        "verifier: deny status={} code={} method={} path={} reason={}",
+        denial.status,
+        denial.error.code(),
+        method,
+        route,
+        denial.error
+    );
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ];
+    if let Some(challenge) = &denial.www_authenticate {
+        headers.push(("www-authenticate", challenge.as_str()));
+    }
+    host::send_response(denial.status, headers, &denial.body);
+}
