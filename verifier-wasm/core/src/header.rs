@@ -46,7 +46,8 @@ impl Header {
             }),
         };
         // A nested JWT (RFC 7519 §5.2) would have us verify one token and act on another.
-        if text("cty")?.is_some_and(|cty| cty.eq_ignore_ascii_case("JWT")) {
+        // `cty` compares like `typ`: `JWT` and `application/jwt` are the same marker (§4.1.10).
+        if text("cty")?.is_some_and(|cty| media_type_eq(&cty, "jwt")) {
             return Err(VerifyError::HeaderForbidden { member: "cty" });
         }
         let alg = text("alg")?.ok_or(VerifyError::TokenMalformed {

@@ -609,3 +609,25 @@ fn the_signature_is_checked_before_any_claim() {
     );
     assert_eq!(code(&es.sign_text(&h, "garbage"), &p), "token_malformed");
 }
+
+#[test]
+fn a_jwk_restricted_to_another_alg_is_never_a_candidate() {
+    // Defence in depth beyond the load-time check: even a key whose type fits is not offered
+    // for an algorithm its own `alg` excludes.
+    let es = Signer::es256(1);
+    let p = provider(&[es.jwk()]);
+    let mut set: Jwks = local_jwks(&p).clone();
+    assert_eq!(
+        outcome(&verifier_core::verify(&es.token(&claims()), &p, &set, NOW)),
+        "valid"
+    );
+    set.keys[0].alg = Some(Algorithm::EdDsa);
+    assert!(!set.keys[0].admits(Algorithm::Es256));
+    assert_eq!(set.candidates(Some("es256-1"), Algorithm::Es256).count(), 0);
+    assert_eq!(
+        outcome(&verifier_core::verify(&es.token(&claims()), &p, &set, NOW)),
+        "kid_unknown"
+    );
+    set.keys[0].alg = None;
+    assert!(set.keys[0].admits(Algorithm::Es256));
+}

@@ -118,7 +118,7 @@ fn token_minted_like_the_issuer_with_jwt_simple_es256_verifies() {
         ),
         (Some("ES256"), Some("sig"), Some(&*kid))
     );
-    let p = provider(&[jwk.clone()]);
+    let p = provider(std::slice::from_ref(&jwk));
 
     let verified = check(&token, &p).expect("a jwt-simple ES256 access token verifies");
     assert_eq!(verified.kid.as_deref(), Some(kid.as_str()));
@@ -148,7 +148,7 @@ fn token_minted_like_the_issuer_with_jwt_simple_eddsa_verifies() {
     let pair = pair.with_key_id(&kid);
     let token = pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap();
     let jwk = jwk_value(&pair.public_key().to_jwk());
-    let p = provider(&[jwk.clone()]);
+    let p = provider(std::slice::from_ref(&jwk));
     let verified = check(&token, &p).expect("a jwt-simple EdDSA access token verifies");
     assert_eq!(verified.alg, Algorithm::EdDsa);
     assert_eq!(
@@ -170,7 +170,7 @@ fn token_minted_like_the_issuer_with_jwt_simple_rs256_verifies() {
     let pair = pair.with_key_id(&kid);
     let token = pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap();
     let jwk = jwk_value(&pair.public_key().to_jwk());
-    let p = provider(&[jwk.clone()]);
+    let p = provider(std::slice::from_ref(&jwk));
     let verified = check(&token, &p).expect("a jwt-simple RS256 access token verifies");
     assert_eq!(verified.alg, Algorithm::Rs256);
     assert_eq!(
@@ -713,4 +713,78 @@ fn forbidden_members_are_refused_before_any_key_lookup() {
         "header_forbidden"
     );
     assert_eq!(code(&stranger.token(&claims()), &p), "kid_unknown");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input is a clean refusal, never a panic (in Envoy a panic kills the VM)
+
+#[test]
+fn every_truncation_and_single_character_change_is_refused_cleanly() {
+    let (signer, p) = es256();
+    let token = signer.token(&claims());
+    assert_eq!(code(&token, &p), "valid");
+    for len in 0..token.len() {
+        assert_ne!(code(&token[..len], &p), "valid", "truncated to {len}");
+    }
+    let bytes = token.as_bytes();
+    for (i, &original) in bytes.iter().enumerate() {
+        for replacement in [b'A', b'_', b'.', b'=', b' '] {
+            if replacement == original {
+                continue;
+            }
+            let mut altered = bytes.to_vec();
+            altered[i] = replacement;
+            let altered = String::from_utf8(altered).unwrap();
+            // Some changes only touch the unused low bits of a final character and are caught
+            // as non-canonical; none may verify.
+            assert_ne!(
+                code(&altered, &p),
+                "valid",
+                "byte {i} -> {:?}",
+                replacement as char
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_json_shapes_in_header_and_claims_never_panic() {
+    let (signer, p) = es256();
+    let header = signer.header().to_string();
+    let payload = claims().to_string();
+    let shapes = [
+        "",
+        " ",
+        "{",
+        "}",
+        "{}",
+        "[]",
+        "{\"alg\"}",
+        "{\"alg\":}",
+        "{:\"ES256\"}",
+        "{\"alg\":\"ES256\",}",
+        "\"\\ud800\"",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":1e999999999}",
+        "{\"a\":-}",
+        "{\"a\":01}",
+        "{\"a\":tru}",
+        "{\"a\":\"\u{0}\"}",
+        "\u{feff}{}",
+        "{\"a\":1}\u{0}",
+        "{\"exp\":18446744073709551616}",
+        "{\"exp\":-9223372036854775809}",
+    ];
+    for shape in shapes {
+        assert_ne!(
+            code(&signer.sign_text(shape, &payload), &p),
+            "valid",
+            "header {shape:?}"
+        );
+        assert_ne!(
+            code(&signer.sign_text(&header, shape), &p),
+            "valid",
+            "payload {shape:?}"
+        );
+    }
 }
