@@ -3,6 +3,7 @@
 #   make build   release issuer + demo upstream, and the Envoy filter (wasm32-wasip1)
 #   make run     build, then the demo stack in the foreground on loopback; Ctrl-C stops it
 #   make test    deps, build what the tests run, fmt + clippy, every test (.ci/run calls this)
+#   make bench   throughput with and without the filter through real Envoy (needs wrk, installed if missing)
 #   make deps    install what is missing (each step is skipped when already there)
 #
 # The machine is assumed to be a fresh Debian with rustup, Python 3 and git; apt-get is used only for
@@ -36,7 +37,7 @@ $$sudo apt-get update -qq; \
 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1)
 endef
 
-.PHONY: build build-native build-filter run test deps deps-rust deps-cc deps-envoy
+.PHONY: build build-native build-filter run test bench deps deps-rust deps-cc deps-envoy deps-bench
 
 ## build ##################################################################################################
 
@@ -71,6 +72,19 @@ test: deps
 	UPSTREAM_BIN=$(TARGET_DIR)/debug/demo-upstream \
 	FILTER_WASM=$(FILTER_WASM) \
 	$(CARGO) test -j$(JOBS) --workspace --no-fail-fast
+
+## bench ##################################################################################################
+
+# Throughput through real Envoy, side by side in one run (envoy/bench.sh says how).
+bench: build deps-envoy deps-bench
+	ENVOY_BIN=$(ENVOY_BIN) \
+	ISSUER_BIN=$(TARGET_DIR)/release/issuer \
+	FILTER_WASM=$(FILTER_WASM) \
+	envoy/bench.sh
+
+deps-bench:
+	@if command -v wrk >/dev/null; then echo "deps: wrk present"; \
+	else $(call apt_install,wrk); fi
 
 ## deps ###################################################################################################
 

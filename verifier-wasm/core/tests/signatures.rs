@@ -26,7 +26,7 @@ fn alg_none_in_every_spelling_is_refused() {
         // RFC 7519 §6.1 unsecured JWT: an empty signature segment.
         assert_eq!(
             code(&format!("{h}.{pl}."), &p),
-            "token_malformed",
+            "alg_not_allowed",
             "{none} with an empty signature"
         );
         // With some signature: a valid ES256 one over the same input, or junk.
