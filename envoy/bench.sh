@@ -2,11 +2,11 @@
 # Throughput through real Envoy, side by side in one run: no auth filter versus the verifier filter.
 # One Envoy worker with a direct response behind it, wrk on the other core, alternating A/B rounds,
 # medians. Run by `make bench`, which builds the binaries first and passes their paths in:
-#   ENVOY_BIN ISSUER_BIN FILTER_WASM   (ROUNDS, SECONDS, CONNECTIONS may be overridden)
+#   ENVOY_BIN ISSUER_BIN FILTER_WASM   (ROUNDS, DURATION, CONNECTIONS may be overridden)
 set -euo pipefail
 : "${ENVOY_BIN:?}" "${ISSUER_BIN:?}" "${FILTER_WASM:?}"
 ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS:-5}
+SECONDS_PER_RUN=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-16}
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 

@@ -81,13 +81,7 @@ mod tests {
 
     #[test]
     fn refuses_wrong_segment_counts() {
-        for t in [
-            "",
-            "a",
-            "a.b",
-            "a.b.c.d",
-            ".eyJiIjoyfQ.c2ln",
-        ] {
+        for t in ["", "a", "a.b", "a.b.c.d", ".eyJiIjoyfQ.c2ln"] {
             assert_eq!(split(t).unwrap_err().code(), "token_malformed", "{t}");
         }
     }
