@@ -68,36 +68,17 @@ upstream_pid=$!
 wait_http http://127.0.0.1:8080/ready 60 "$issuer_pid"
 wait_http http://127.0.0.1:8090/ 30 "$upstream_pid"
 
-# A demo client on first run; its secret is printed once by the issuer, so keep it in data/.
-if [[ ! -s data/demo-client.json ]]; then
-  if "$ISSUER_BIN" client create svc.warehouse --scope "instruments:read instruments:write" \
-      --audience quantjourney --database-url sqlite://data/issuer.db >data/demo-client.json.tmp; then
-    mv data/demo-client.json.tmp data/demo-client.json
-  else
-    rm -f data/demo-client.json.tmp
-    echo "run.sh: could not create the demo client (see above); continuing" >&2
-  fi
-fi
-
 "$ENVOY_BIN" -c envoy/envoy.yaml --disable-hot-restart -l info &
 pids+=($!)
 envoy_pid=$!
 wait_http http://127.0.0.1:9901/ready 60 "$envoy_pid"
 
-if [[ -s data/demo-client.json ]]; then
-  python3 - data/demo-client.json <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-print(f"""
-run.sh: ready. Try (client {c['client_id']}, from data/demo-client.json):
-  TOKEN=$(curl -s -u '{c['client_id']}:{c['client_secret']}' -d grant_type=client_credentials \\
-          http://127.0.0.1:8080/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:10000/api/v1/instruments
-  curl -i http://127.0.0.1:10000/api/v1/instruments        # 401
-Ctrl-C stops everything.
-""", file=sys.stderr)
-PY
-fi
+cat >&2 <<'MSG'
+
+run.sh: ready. issuer http://127.0.0.1:8080 (admin :8081), upstream :8090, Envoy http://127.0.0.1:10000.
+Create a client with `target/release/issuer client create svc.warehouse --scope "instruments:read"`
+and follow the README's walk-through. Ctrl-C stops everything.
+MSG
 
 # Until Ctrl-C or until any one of them exits.
 set +e
