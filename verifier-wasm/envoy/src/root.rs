@@ -56,18 +56,23 @@ impl Root {
             if !host::enter_context(w.context_id) {
                 continue; // the stream is gone
             }
-            let state = self.state.borrow();
-            if now_ms >= w.deadline_ms {
-                let Some(config) = state.config.as_ref() else {
+            // The borrow ends before the request resumes: Envoy may call back into this VM from
+            // inside resume_http_request.
+            let outcome = {
+                let state = self.state.borrow();
+                if now_ms >= w.deadline_ms {
+                    let Some(config) = state.config.as_ref() else {
+                        continue;
+                    };
+                    let error = VerifyError::JwksUnavailable {
+                        provider: w.provider.clone(),
+                    };
+                    http::respond(&Denial::new(error, &config.realm), "", "");
                     continue;
-                };
-                let error = VerifyError::JwksUnavailable {
-                    provider: w.provider.clone(),
-                };
-                http::respond(&Denial::new(error, &config.realm), "", "");
-                continue;
-            }
-            match http::process(&state, now_ms) {
+                }
+                http::process(&state, now_ms)
+            };
+            match outcome {
                 Outcome::Continue => host::resume_request(),
                 Outcome::Responded => {}
                 Outcome::Wait(_) => still.push(w),
