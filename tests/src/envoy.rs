@@ -75,6 +75,7 @@ pub fn envoy_config(clusters: Clusters, wasm: &Path, filter_config: &Value) -> V
                         "stat_prefix": "ingress",
                         "normalize_path": true,
                         "merge_slashes": true,
+                        "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
                         "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
                         "access_log": [{
                             "name": "envoy.access_loggers.stderr",

@@ -18,19 +18,24 @@ use e2e_tests::{Stack, StackOptions, default_filter_config};
 enum Answer {
     Jwks(String),
     Unavailable,
+    /// Close the connection without a response.
+    Reset,
 }
+
+/// The gate's answer once opened, and how many requests reached it.
+type GateState = Arc<(Mutex<(Option<Answer>, usize)>, Condvar)>;
 
 /// Holds every JWKS request until [`Gate::open`].
 struct Gate {
     addr: SocketAddr,
-    state: Arc<(Mutex<(Option<Answer>, usize)>, Condvar)>,
+    state: GateState,
 }
 
 impl Gate {
     fn start() -> Gate {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the gate");
         let addr = listener.local_addr().expect("gate address");
-        let state = Arc::new((Mutex::new((None::<Answer>, 0usize)), Condvar::new()));
+        let state: GateState = Arc::new((Mutex::new((None, 0)), Condvar::new()));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
             for mut stream in listener.incoming().flatten() {
@@ -52,6 +57,7 @@ impl Gate {
                     }
                     let (status, body) = match guard.0.clone() {
                         Some(Answer::Jwks(body)) => ("200 OK", body),
+                        Some(Answer::Reset) => return,
                         _ => ("503 Service Unavailable", String::from("down")),
                     };
                     drop(guard);
@@ -187,4 +193,46 @@ fn a_request_waiting_for_keys_that_cannot_be_had_gets_503() {
         opened.elapsed()
     );
     assert!(!stack.upstream_received("/api/v1/instruments?doomed"));
+}
+
+#[test]
+fn a_jwks_call_that_is_reset_does_not_take_the_filter_down() {
+    let gate = Gate::start();
+    gate.open(Answer::Reset);
+    let stack = stack_behind(&gate);
+    let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
+    let token = stack.token(&client);
+    let bearer = format!("Bearer {token}");
+
+    // While every fetch is reset: refused with 503, never let through.
+    let response = stack.get(
+        "/api/v1/instruments?reset",
+        &[("authorization", bearer.as_str())],
+    );
+    assert_eq!(
+        (response.status, response.json_str("code").as_deref()),
+        (503, Some("jwks_unavailable"))
+    );
+    assert!(gate.requests() >= 1);
+
+    // The issuer comes back: the filter (still alive) retries and lets the valid token through.
+    let jwks = stack
+        .issuer()
+        .request("GET", "/.well-known/jwks.json", &[], b"")
+        .text();
+    gate.open(Answer::Jwks(jwks));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let response = stack.get(
+            "/api/v1/instruments?back",
+            &[("authorization", bearer.as_str())],
+        );
+        if response.status == 200 || Instant::now() > deadline {
+            break response.status;
+        }
+        thread::sleep(Duration::from_millis(250));
+    };
+    let log = stack.envoy().log().tail_without_banner(40);
+    assert_eq!(status, 200, "{log}");
+    assert!(!log.contains("panicked"), "{log}");
 }

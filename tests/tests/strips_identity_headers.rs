@@ -70,5 +70,28 @@ fn caller_supplied_identity_headers_never_reach_the_upstream() {
                 echoed.get(name)
             );
         }
+        // Nobody verified it, so the caller's Authorization header does not go upstream either.
+        check!(
+            stack,
+            !echoed.contains_key("authorization"),
+            "public route ({case}): the upstream saw authorization"
+        );
     }
+
+    // `x_auth_subject` reads as X-Auth-Subject to CGI-style upstreams: Envoy refuses the request.
+    let response = stack.get(
+        "/public/status?case=underscore",
+        &[("x_auth_subject", "admin")],
+    );
+    check_eq!(
+        stack,
+        response.status,
+        400,
+        "a header name with an underscore"
+    );
+    check!(
+        stack,
+        !stack.upstream_received("/public/status?case=underscore"),
+        "the request with x_auth_subject reached the upstream"
+    );
 }

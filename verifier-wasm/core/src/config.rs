@@ -325,7 +325,7 @@ fn rule(
     value: &Value,
     providers: &BTreeMap<String, Provider>,
 ) -> Result<Rule, ConfigError> {
-    let mut o = Obj::new(path, value, &["match", "requires", "public"])?;
+    let mut o = Obj::new(path, value, &["match", "requires", "public", "forward"])?;
     let match_path = o.path("match");
     let mut m = Obj::new(
         &match_path,
@@ -365,8 +365,17 @@ fn rule(
             .as_bool()
             .ok_or_else(|| error(&o.path("public"), "expected true or false"))?,
     };
+    let forward = match o.optional("forward") {
+        None => None,
+        Some(v) => Some(
+            v.as_bool()
+                .ok_or_else(|| error(&o.path("forward"), "expected true or false"))?,
+        ),
+    };
     let requirement = match (public, o.optional("requires")) {
-        (true, None) => Requirement::Public,
+        (true, None) => Requirement::Public {
+            forward: forward.unwrap_or(false),
+        },
         (false, Some(requires)) => {
             let requires_path = o.path("requires");
             let mut r = Obj::new(&requires_path, requires, &["provider", "scopes"])?;
@@ -392,6 +401,12 @@ fn rule(
                     scopes
                 }
             };
+            if forward.is_some() {
+                return Err(error(
+                    &o.path("forward"),
+                    "only public rules take forward; a provider's forward applies to its rules",
+                ));
+            }
             Requirement::Token { provider, scopes }
         }
         (true, Some(_)) => return Err(error(path, "a public rule cannot also have requires")),

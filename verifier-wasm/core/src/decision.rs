@@ -100,7 +100,7 @@ pub struct Denial {
     pub error: VerifyError,
     /// The HTTP status.
     pub status: u16,
-    /// The `WWW-Authenticate` value (RFC 6750 §3), for 401 and `insufficient_scope` 403.
+    /// The `WWW-Authenticate` value (RFC 6750 §3), for 400, 401 and `insufficient_scope` 403.
     pub www_authenticate: Option<String>,
     /// The JSON body: `{"error", "code", "message"}`.
     pub body: String,
@@ -113,7 +113,7 @@ impl Denial {
         let message = error.to_string();
         let www_authenticate = match (status, error.bearer_error()) {
             (401, None) => Some(format!("Bearer realm=\"{realm}\"")),
-            (401 | 403, Some(code)) => {
+            (400 | 401 | 403, Some(code)) => {
                 let mut challenge = format!(
                     "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\"",
                     quoted(&message)
@@ -174,10 +174,10 @@ pub fn decide(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u64
         });
     };
     let (provider_name, scopes) = match &rule.requirement {
-        Requirement::Public => {
+        Requirement::Public { forward } => {
             return Decision::Allow {
                 identity: None,
-                strip_authorization: false,
+                strip_authorization: !forward,
             };
         }
         Requirement::Token { provider, scopes } => (provider, scopes),

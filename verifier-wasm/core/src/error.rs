@@ -15,6 +15,12 @@ pub enum VerifyError {
     /// The request carries no bearer token.
     #[error("the request carries no bearer token")]
     TokenMissing,
+    /// The `Authorization` header cannot be read at all (RFC 6750 §3.1 `invalid_request`).
+    #[error("the Authorization header is malformed: {reason}")]
+    AuthorizationMalformed {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The token is larger than the limit.
     #[error("the token is {len} bytes; at most {max} are accepted")]
     TokenTooLarge {
@@ -151,6 +157,7 @@ impl VerifyError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::TokenMissing => "token_missing",
+            Self::AuthorizationMalformed { .. } => "authorization_malformed",
             Self::TokenTooLarge { .. } => "token_too_large",
             Self::TokenMalformed { .. } => "token_malformed",
             Self::AlgNotAllowed { .. } => "alg_not_allowed",
@@ -176,6 +183,7 @@ impl VerifyError {
     /// The HTTP status a gateway answers with.
     pub fn http_status(&self) -> u16 {
         match self {
+            Self::AuthorizationMalformed { .. } => 400,
             Self::InsufficientScope { .. } | Self::NoMatchingRule { .. } => 403,
             Self::JwksUnavailable { .. } => 503,
             _ => 401,
@@ -187,6 +195,7 @@ impl VerifyError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
             Self::TokenMissing => None,
+            Self::AuthorizationMalformed { .. } => Some("invalid_request"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
             Self::NoMatchingRule { .. } | Self::JwksUnavailable { .. } => None,
             _ => Some("invalid_token"),

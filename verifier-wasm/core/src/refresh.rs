@@ -43,9 +43,12 @@ impl JwksRefresh {
         true
     }
 
-    /// A fetch could not be started (the host call failed): retry after the backoff.
+    /// A fetch could not be started (the host refused the call, e.g. its cluster is not up yet).
+    /// Nothing was asked of the issuer, so requests keep waiting (bounded by `jwks_wait_ms`)
+    /// and the call is retried shortly.
     pub fn on_dispatch_failed(&mut self, now_ms: u64) {
-        self.on_failure(now_ms);
+        self.in_flight = false;
+        self.next_due_ms = now_ms.saturating_add(FIRST_BACKOFF_MS);
     }
 
     /// The fetch returned usable keys.
@@ -128,6 +131,16 @@ mod tests {
             r.on_failure(i);
         }
         assert!(r.next_due() <= 40 + MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn a_call_the_host_could_not_start_keeps_requests_waiting() {
+        let mut r = JwksRefresh::new(300);
+        assert!(r.poll_fetch(0));
+        r.on_dispatch_failed(0);
+        assert!(matches!(r.state(), KeyState::Pending));
+        assert!(!r.poll_fetch(FIRST_BACKOFF_MS - 1));
+        assert!(r.poll_fetch(FIRST_BACKOFF_MS));
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub enum PathMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
     /// Nothing: the request passes unchecked (`"public": true`).
-    Public,
+    Public {
+        /// Whether the caller's `Authorization` header, which nobody verified, goes upstream
+        /// (`"forward": true` on the rule); by default it is removed.
+        forward: bool,
+    },
     /// A valid token from `provider` holding every scope in `scopes`.
     Token {
         /// The provider's name.
@@ -98,7 +102,11 @@ mod tests {
                 &["POST"],
                 token(&["instruments:write"]),
             ),
-            rule(PathMatch::Exact("/health".into()), &[], Requirement::Public),
+            rule(
+                PathMatch::Exact("/health".into()),
+                &[],
+                Requirement::Public { forward: false },
+            ),
             rule(PathMatch::Prefix("/".into()), &[], token(&[])),
         ];
         let pick = |m, p| first_match(&rules, m, p).map(|r| r.requirement.clone());
@@ -115,9 +123,15 @@ mod tests {
             pick("GET", "/api/v1/entities/register-bulk"),
             Some(token(&[]))
         );
-        assert_eq!(pick("GET", "/health"), Some(Requirement::Public));
+        assert_eq!(
+            pick("GET", "/health"),
+            Some(Requirement::Public { forward: false })
+        );
         assert_eq!(pick("GET", "/health/deep"), Some(token(&[])));
-        assert_eq!(pick("GET", "/health?x"), Some(Requirement::Public));
+        assert_eq!(
+            pick("GET", "/health?x"),
+            Some(Requirement::Public { forward: false })
+        );
     }
 
     #[test]

@@ -196,7 +196,10 @@ fn every_setting_can_be_given() {
         config.rules[0].matcher.path,
         PathMatch::Exact("/health".into())
     );
-    assert_eq!(config.rules[0].requirement, Requirement::Public);
+    assert_eq!(
+        config.rules[0].requirement,
+        Requirement::Public { forward: false }
+    );
     assert_eq!(
         (config.realm.as_str(), config.jwks_wait_ms),
         ("my api", 60_000)

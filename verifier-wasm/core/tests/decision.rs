@@ -400,8 +400,15 @@ fn a_public_rule_allows_without_identity_and_without_checking() {
         Some(bearer(&read_token())),
     ] {
         let decision = decide_ready(&config, "GET", "/health", authorization.as_deref());
+        // Nobody verified the caller's Authorization header, so by default it does not go upstream.
         assert!(
-            matches!(decision, Decision::Allow { identity: None, .. }),
+            matches!(
+                decision,
+                Decision::Allow {
+                    identity: None,
+                    strip_authorization: true
+                }
+            ),
             "{authorization:?}: {decision:?}"
         );
     }
@@ -418,6 +425,45 @@ fn a_public_rule_allows_without_identity_and_without_checking() {
     // The twin: the exact path only; /health/deep is not public (and no other rule matches).
     let d = denial(decide_ready(&config, "GET", "/health/deep", None));
     assert_eq!(d.error.code(), "no_matching_rule");
+}
+
+#[test]
+fn a_public_rule_forwards_authorization_only_when_it_says_so() {
+    let forwarding = Config::parse(
+        json!({
+            "providers": {"p": {"issuer": "https://issuer.test", "audiences": ["a"],
+                "local_jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}},
+            "rules": [{"match": {"prefix": "/login"}, "public": true, "forward": true}]
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .expect("config");
+    let keys = TestKeys {
+        config: &forwarding,
+        pending: vec![],
+        unavailable: vec![],
+    };
+    let decision = decide(
+        &forwarding,
+        &keys,
+        &request("GET", "/login", Some("Basic x")),
+        NOW,
+    );
+    assert!(matches!(
+        decision,
+        Decision::Allow {
+            identity: None,
+            strip_authorization: false
+        }
+    ));
+    // `forward` on a rule that requires a token is a configuration error: the provider decides.
+    let err = Config::parse(
+        br#"{"providers": {"p": {"issuer": "i", "audiences": ["a"], "remote_jwks": {"cluster": "c", "path": "/j"}}},
+             "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "p"}, "forward": true}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path, "rules[0].forward");
 }
 
 #[test]

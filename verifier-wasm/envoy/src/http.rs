@@ -28,7 +28,16 @@ pub(crate) struct Http {
     pub(crate) state: Rc<RefCell<State>>,
 }
 
-impl Context for Http {}
+impl Context for Http {
+    fn on_done(&mut self) -> bool {
+        // A stream that ends while waiting for keys must not be woken later. If the state is
+        // busy (a callback from inside another host call), the root's wake-up skips gone streams.
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.waiting.retain(|w| w.context_id != self.context_id);
+        }
+        true
+    }
+}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
@@ -75,12 +84,10 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
         .unwrap_or_default()
         .unwrap_or_default();
     let Ok(authorization) = host::request_header("authorization") else {
-        let reason = "the Authorization header is not valid UTF-8";
-        respond(
-            &Denial::new(VerifyError::TokenMalformed { reason }, &config.realm),
-            &method,
-            &path,
-        );
+        let error = VerifyError::AuthorizationMalformed {
+            reason: "not valid UTF-8",
+        };
+        respond(&Denial::new(error, &config.realm), &method, &path);
         return Outcome::Responded;
     };
     let request = Request {
@@ -93,17 +100,15 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
             identity,
             strip_authorization,
         } => {
-            if let Some(identity) = identity {
-                for (name, value) in identity.headers() {
-                    host::set_request_header(name, Some(value));
-                }
-                if strip_authorization {
-                    host::set_request_header("authorization", None);
-                } else if let Some(value) = &authorization {
-                    // Replacing removes any second Authorization header the caller slipped in,
-                    // so the upstream sees only the token we verified.
-                    host::set_request_header("authorization", Some(value));
-                }
+            for (name, value) in identity.iter().flat_map(|i| i.headers()) {
+                host::set_request_header(name, Some(value));
+            }
+            if strip_authorization {
+                host::set_request_header("authorization", None);
+            } else if let Some(value) = &authorization {
+                // Replacing removes any second Authorization header the caller slipped in, so
+                // the upstream sees only the one the decision was made on.
+                host::set_request_header("authorization", Some(value));
             }
             Outcome::Continue
         }

@@ -82,7 +82,12 @@ impl Root {
     }
 
     /// Reads a finished JWKS call: the keys, or why there are none.
-    fn read_jwks(body_size: usize) -> Result<Jwks, String> {
+    fn read_jwks(headers: usize, body_size: usize) -> Result<Jwks, String> {
+        // A reset or timed-out call has no response at all; reading its headers would make the
+        // host return BadArgument, on which the SDK panics and takes the VM down.
+        if headers == 0 {
+            return Err("no response (connection failed, reset or timed out)".into());
+        }
         let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
             .ok()
             .flatten()
@@ -107,7 +112,7 @@ impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
-        _headers: usize,
+        headers: usize,
         body_size: usize,
         _trailers: usize,
     ) {
@@ -115,7 +120,7 @@ impl Context for Root {
         let Some(provider) = self.state.borrow_mut().calls.remove(&token_id) else {
             return;
         };
-        let result = Self::read_jwks(body_size);
+        let result = Self::read_jwks(headers, body_size);
         {
             let mut state = self.state.borrow_mut();
             let Some(refresh) = state.remotes.get_mut(&provider) else {
