@@ -103,30 +103,16 @@ impl Claims {
 
     /// `exp`, `nbf` and `iat` against `now` with the provider's skew, and the lifetime bound.
     pub fn validate_time(&self, provider: &Provider, now: u64) -> Result<(), VerifyError> {
-        let skew = provider.clock_skew_seconds;
-        let (t, s) = (now as f64, skew as f64);
-        // RFC 7519 §4.1.4: the current time must be before exp.
-        if t >= self.exp + s {
-            return Err(VerifyError::TokenExpired {
-                exp: self.exp,
-                now,
-                skew,
-            });
+        self.lifetime().validate(provider, now)
+    }
+
+    /// The numeric dates, which is all a cached verification needs to be re-checked.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
         }
-        if let Some(nbf) = self.nbf.filter(|nbf| t + s < *nbf) {
-            return Err(VerifyError::TokenNotYetValid { nbf, now, skew });
-        }
-        if let Some(iat) = self.iat.filter(|iat| t + s < *iat) {
-            return Err(VerifyError::IssuedInFuture { iat, now, skew });
-        }
-        let lifetime = self.exp - self.iat.unwrap_or(t);
-        if lifetime > provider.max_lifetime_seconds as f64 {
-            return Err(VerifyError::LifetimeTooLong {
-                lifetime,
-                max: provider.max_lifetime_seconds,
-            });
-        }
-        Ok(())
     }
 
     /// The granted scopes.
@@ -160,5 +146,52 @@ fn date(m: &Map<String, Value>, claim: &'static str) -> Result<Option<f64>, Veri
             _ => Err(invalid(claim, "not a non-negative finite number")),
         },
         Some(_) => Err(invalid(claim, "not a number")),
+    }
+}
+
+/// A token's numeric dates: what must be re-checked on every use, cached or not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifetime {
+    /// `exp`.
+    pub exp: f64,
+    /// `nbf`, if present.
+    pub nbf: Option<f64>,
+    /// `iat`, if present.
+    pub iat: Option<f64>,
+}
+
+impl Lifetime {
+    /// Checks the dates against `now` with the provider's skew, and the lifetime bound.
+    pub fn validate(&self, provider: &Provider, now: u64) -> Result<(), VerifyError> {
+        let skew = provider.clock_skew_seconds;
+        let (t, s) = (now as f64, skew as f64);
+        // RFC 7519 §4.1.4: the current time must be before exp.
+        if t >= self.exp + s {
+            return Err(VerifyError::TokenExpired {
+                exp: self.exp,
+                now,
+                skew,
+            });
+        }
+        if let Some(nbf) = self.nbf.filter(|nbf| t + s < *nbf) {
+            return Err(VerifyError::TokenNotYetValid { nbf, now, skew });
+        }
+        if let Some(iat) = self.iat.filter(|iat| t + s < *iat) {
+            return Err(VerifyError::IssuedInFuture { iat, now, skew });
+        }
+        let lifetime = self.exp - self.iat.unwrap_or(t);
+        if lifetime > provider.max_lifetime_seconds as f64 {
+            return Err(VerifyError::LifetimeTooLong {
+                lifetime,
+                max: provider.max_lifetime_seconds,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first whole second at which the token is expired even with `skew`.
+    pub fn dead_at(&self, skew: u64) -> u64 {
+        // exp is finite and non-negative (checked at parse); `as` saturates for huge values.
+        (self.exp.ceil() as u64).saturating_add(skew)
     }
 }

@@ -13,6 +13,7 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
+use crate::cache::CacheLimits;
 use crate::json;
 use crate::jwks::Jwks;
 use crate::limits::{
@@ -35,6 +36,8 @@ pub struct Config {
     pub realm: String,
     /// How long a request may wait for a provider's first keys, in milliseconds.
     pub jwks_wait_ms: u64,
+    /// Bounds of the verified-token cache.
+    pub token_cache: CacheLimits,
 }
 
 /// One trusted issuer and the policy its tokens must meet.
@@ -126,7 +129,11 @@ impl Config {
 
     /// Checks an already parsed configuration.
     pub fn from_value(value: &Value) -> Result<Config, ConfigError> {
-        let mut root = Obj::new("", value, &["providers", "rules", "realm", "jwks_wait_ms"])?;
+        let mut root = Obj::new(
+            "",
+            value,
+            &["providers", "rules", "realm", "jwks_wait_ms", "token_cache"],
+        )?;
         let providers_value = root.required("providers")?;
         let providers_obj = object(&root.path("providers"), providers_value)?;
         if providers_obj.is_empty() {
@@ -169,11 +176,30 @@ impl Config {
             None => 3_000,
             Some(v) => integer(&root.path("jwks_wait_ms"), v, 1, 60_000)?,
         };
+        let token_cache = match root.optional("token_cache") {
+            None => CacheLimits::default(),
+            Some(v) => {
+                let path = root.path("token_cache");
+                let mut o = Obj::new(&path, v, &["max_entries", "max_bytes"])?;
+                let defaults = CacheLimits::default();
+                CacheLimits {
+                    max_entries: match o.optional("max_entries") {
+                        None => defaults.max_entries,
+                        Some(v) => bounded(&o.path("max_entries"), v, 0, 10_000_000)?,
+                    },
+                    max_bytes: match o.optional("max_bytes") {
+                        None => defaults.max_bytes,
+                        Some(v) => bounded(&o.path("max_bytes"), v, 0, 1 << 30)?,
+                    },
+                }
+            }
+        };
         Ok(Config {
             providers,
             rules,
             realm,
             jwks_wait_ms,
+            token_cache,
         })
     }
 
@@ -515,4 +541,9 @@ fn integer(path: &str, value: &Value, min: u64, max: u64) -> Result<u64, ConfigE
             format!("expected a whole number from {min} to {max}"),
         )),
     }
+}
+
+fn bounded(path: &str, value: &Value, min: u64, max: u64) -> Result<usize, ConfigError> {
+    usize::try_from(integer(path, value, min, max)?)
+        .map_err(|_| error(path, "too large for this platform"))
 }

@@ -5,6 +5,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
 use crate::error::VerifyError;
 use crate::jwks::Jwks;
@@ -164,8 +165,30 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Decides what happens to `request` at time `now` (Unix seconds).
+/// Decides what happens to `request` at time `now` (Unix seconds), verifying every token in full.
 pub fn decide(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u64) -> Decision {
+    decide_with(config, keys, None, request, now)
+}
+
+/// Like [`decide`], remembering verified tokens in `cache` and answering from it when it can.
+/// A hit still re-checks the token's dates and the route's scopes.
+pub fn decide_cached(
+    config: &Config,
+    keys: &impl Keys,
+    cache: &mut TokenCache,
+    request: &Request<'_>,
+    now: u64,
+) -> Decision {
+    decide_with(config, keys, Some(cache), request, now)
+}
+
+fn decide_with(
+    config: &Config,
+    keys: &impl Keys,
+    cache: Option<&mut TokenCache>,
+    request: &Request<'_>,
+    now: u64,
+) -> Decision {
     let deny = |error| Decision::Deny(Denial::new(error, &config.realm));
     let Some(rule) = rules::first_match(&config.rules, request.method, request.path) else {
         return deny(VerifyError::NoMatchingRule {
@@ -191,37 +214,67 @@ pub fn decide(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u64
     let Some(token) = request.authorization.and_then(bearer_token) else {
         return deny(VerifyError::TokenMissing);
     };
-    let unverified = match Unverified::parse(token, provider) {
-        Ok(unverified) => unverified,
-        Err(error) => return deny(error),
+    let digest = cache
+        .as_ref()
+        .map(|_| TokenCache::digest(provider_name, token));
+    let hit = match (&cache, &digest) {
+        (Some(cache), Some(digest)) => cache.get(digest, now).cloned(),
+        _ => None,
     };
-    let jwks = match keys.state(provider_name) {
-        KeyState::Ready(jwks) => jwks,
-        KeyState::Pending => {
-            return Decision::Wait {
-                provider: provider_name.clone(),
+    let (identity, lifetime) = match hit {
+        Some(hit) => (hit.identity, hit.lifetime),
+        None => {
+            let unverified = match Unverified::parse(token, provider) {
+                Ok(unverified) => unverified,
+                Err(error) => return deny(error),
             };
-        }
-        KeyState::Unavailable => {
-            return deny(VerifyError::JwksUnavailable {
-                provider: provider_name.clone(),
-            });
+            let jwks = match keys.state(provider_name) {
+                KeyState::Ready(jwks) => jwks,
+                KeyState::Pending => {
+                    return Decision::Wait {
+                        provider: provider_name.clone(),
+                    };
+                }
+                KeyState::Unavailable => {
+                    return deny(VerifyError::JwksUnavailable {
+                        provider: provider_name.clone(),
+                    });
+                }
+            };
+            let verified = match unverified.verify(provider, jwks, now) {
+                Ok(verified) => verified,
+                Err(error) => return deny(error),
+            };
+            let lifetime = verified.claims.lifetime();
+            let identity = identity(verified);
+            if let (Some(cache), Some(digest)) = (cache, digest) {
+                let entry = CachedToken {
+                    provider: provider_name.clone(),
+                    identity: identity.clone(),
+                    lifetime,
+                    dead_at: lifetime.dead_at(provider.clock_skew_seconds),
+                };
+                cache.insert(digest, entry, now);
+            }
+            (identity, lifetime)
         }
     };
-    let verified = match unverified.verify(provider, jwks, now) {
-        Ok(verified) => verified,
-        Err(error) => return deny(error),
-    };
+    // A hit skips the signature, never the time or the route: a token cached on a read route
+    // must not pass a write route, and none passes after its exp.
+    if let Err(error) = lifetime.validate(provider, now) {
+        return deny(error);
+    }
+    let held = || identity.scope.split(' ').filter(|s| !s.is_empty());
     let missing: Vec<String> = scopes
         .iter()
-        .filter(|s| !verified.claims.scopes().any(|held| held == s.as_str()))
+        .filter(|s| !held().any(|h| h == s.as_str()))
         .cloned()
         .collect();
     if !missing.is_empty() {
         return deny(VerifyError::InsufficientScope { missing });
     }
     Decision::Allow {
-        identity: Some(identity(verified)),
+        identity: Some(identity),
         strip_authorization: !provider.forward,
     }
 }

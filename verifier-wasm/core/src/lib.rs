@@ -25,6 +25,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod alg;
+pub mod cache;
 pub mod claims;
 pub mod compact;
 pub mod config;
@@ -40,9 +41,10 @@ mod thumbprint;
 mod verify;
 
 pub use alg::Algorithm;
+pub use cache::{CacheLimits, TokenCache};
 pub use claims::Claims;
 pub use config::{Config, ConfigError, KeySource, Provider, RemoteJwks};
-pub use decision::{Decision, Denial, Identity, KeyState, Keys, Request, decide};
+pub use decision::{Decision, Denial, Identity, KeyState, Keys, Request, decide, decide_cached};
 pub use error::VerifyError;
 pub use header::Header;
 pub use jwks::{Jwks, JwksError};

@@ -51,12 +51,15 @@ impl JwksRefresh {
         self.next_due_ms = now_ms.saturating_add(FIRST_BACKOFF_MS);
     }
 
-    /// The fetch returned usable keys.
-    pub fn on_success(&mut self, now_ms: u64, keys: Jwks) {
+    /// The fetch returned usable keys. True when they differ from the keys held before, in which
+    /// case tokens verified with the old set must be forgotten.
+    pub fn on_success(&mut self, now_ms: u64, keys: Jwks) -> bool {
         self.in_flight = false;
         self.failures = 0;
-        self.keys = Some(keys);
         self.next_due_ms = now_ms.saturating_add(self.refresh_ms);
+        let changed = self.keys.as_ref() != Some(&keys);
+        self.keys = Some(keys);
+        changed
     }
 
     /// The fetch failed (transport error, bad status, unusable document). Known keys are kept.
@@ -107,7 +110,8 @@ mod tests {
         assert!(r.poll_fetch(1_000));
         assert!(!r.poll_fetch(1_001), "one fetch at a time");
         assert!(matches!(r.state(), KeyState::Pending));
-        r.on_success(2_000, jwks());
+        assert!(r.on_success(2_000, jwks()), "first keys are a change");
+        assert!(!r.on_success(2_000, jwks()), "the same keys again are not");
         assert!(matches!(r.state(), KeyState::Ready(_)));
         assert!(!r.poll_fetch(2_000 + 299_999));
         assert!(r.poll_fetch(2_000 + 300_000));
@@ -147,7 +151,7 @@ mod tests {
     fn failures_keep_the_last_good_keys() {
         let mut r = JwksRefresh::new(1);
         assert!(r.poll_fetch(0));
-        r.on_success(0, jwks());
+        let _ = r.on_success(0, jwks());
         assert!(r.poll_fetch(1_000));
         r.on_failure(1_000);
         assert!(matches!(r.state(), KeyState::Ready(_)));

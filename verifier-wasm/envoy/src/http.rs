@@ -6,7 +6,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use verifier_core::decision::IDENTITY_HEADERS;
-use verifier_core::{Decision, Denial, Request, VerifyError, decide};
+use verifier_core::{Decision, Denial, Request, VerifyError, decide_cached};
 
 use crate::host;
 use crate::state::{State, Waiting};
@@ -95,7 +95,11 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
         path: &path,
         authorization: authorization.as_deref(),
     };
-    match decide(config, state, &request, now_ms / 1000) {
+    let decision = {
+        let mut cache = state.cache.borrow_mut();
+        decide_cached(config, state, &mut cache, &request, now_ms / 1000)
+    };
+    match decision {
         Decision::Allow {
             identity,
             strip_authorization,

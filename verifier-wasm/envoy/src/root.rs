@@ -122,7 +122,8 @@ impl Context for Root {
         };
         let result = Self::read_jwks(headers, body_size);
         {
-            let mut state = self.state.borrow_mut();
+            let mut guard = self.state.borrow_mut();
+            let state = &mut *guard;
             let Some(refresh) = state.remotes.get_mut(&provider) else {
                 return;
             };
@@ -140,7 +141,10 @@ impl Context for Root {
                             skipped.reason
                         );
                     }
-                    refresh.on_success(now_ms, jwks);
+                    if refresh.on_success(now_ms, jwks) {
+                        // A key that left the set must not keep vouching for cached tokens.
+                        state.cache.borrow_mut().clear_provider(&provider);
+                    }
                 }
                 Err(reason) => {
                     refresh.on_failure(now_ms);
@@ -182,6 +186,11 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let now_ms = host::now_ms();
         self.fetch_due(now_ms);
+        self.state
+            .borrow()
+            .cache
+            .borrow_mut()
+            .purge_expired(now_ms / 1000);
         if !self.state.borrow().waiting.is_empty() {
             self.wake(now_ms);
         }

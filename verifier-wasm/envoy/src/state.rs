@@ -1,9 +1,10 @@
 //! What one worker VM knows: the configuration, each provider's keys, and the requests waiting for them.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use verifier_core::{Config, JwksRefresh, KeySource, KeyState, Keys};
+use verifier_core::{Config, JwksRefresh, KeySource, KeyState, Keys, TokenCache};
 
 /// A request paused until its provider's keys arrive.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub(crate) struct State {
     pub(crate) calls: BTreeMap<u32, String>,
     /// Requests waiting for keys.
     pub(crate) waiting: Vec<Waiting>,
+    /// Tokens this worker has verified (its own RefCell: requests update it while reading the rest).
+    pub(crate) cache: RefCell<TokenCache>,
 }
 
 impl State {
@@ -36,6 +39,7 @@ impl State {
             .remote_providers()
             .map(|(name, remote)| (name.to_owned(), JwksRefresh::new(remote.refresh_seconds)))
             .collect();
+        self.cache = RefCell::new(TokenCache::new(config.token_cache));
         self.config = Some(Rc::new(config));
     }
 }
