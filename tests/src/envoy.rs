@@ -186,7 +186,8 @@ impl Envoy {
         command
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1"])
+            // Two workers: each has its own VM, as in production.
+            .args(["--concurrency", "2"])
             .args(["--base-id", &base_id.to_string()])
             .arg("--disable-hot-restart")
             .args(["-l", "info"])

@@ -23,6 +23,7 @@ pub mod http;
 pub mod issuer;
 pub mod jwt;
 mod process;
+mod relay;
 mod stack;
 pub mod upstream;
 
@@ -30,6 +31,7 @@ pub use envoy::default_filter_config;
 pub use http::Response;
 pub use issuer::{Client, Issuer, NewClient};
 pub use process::{LogFile, free_port};
+pub use relay::JwksRelay;
 pub use stack::{Stack, StackOptions, StartError};
 
 /// The artefacts under test, from the environment.

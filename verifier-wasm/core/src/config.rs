@@ -85,6 +85,8 @@ pub struct RemoteJwks {
     pub timeout_ms: u64,
     /// How often the keys are refreshed, in seconds.
     pub refresh_seconds: u64,
+    /// Least time between two fetches forced by tokens with an unknown `kid`, in seconds.
+    pub refetch_cooldown_seconds: u64,
 }
 
 /// A configuration that cannot be used, and the field that says so.
@@ -315,6 +317,7 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
             "authority",
             "timeout_ms",
             "refresh_seconds",
+            "refetch_cooldown_seconds",
         ],
     )?;
     let cluster = string(&o.path("cluster"), o.required("cluster")?)?;
@@ -337,12 +340,17 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
         None => 300,
         Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
     };
+    let refetch_cooldown_seconds = match o.optional("refetch_cooldown_seconds") {
+        None => crate::refresh::DEFAULT_REFETCH_COOLDOWN_SECONDS,
+        Some(v) => integer(&o.path("refetch_cooldown_seconds"), v, 1, 3600)?,
+    };
     Ok(RemoteJwks {
         cluster,
         path: request_path,
         authority,
         timeout_ms,
         refresh_seconds,
+        refetch_cooldown_seconds,
     })
 }
 

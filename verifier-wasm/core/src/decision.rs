@@ -38,6 +38,13 @@ pub enum KeyState<'a> {
 pub trait Keys {
     /// The key state of the named provider.
     fn state(&self, provider: &str) -> KeyState<'_>;
+
+    /// Whether a token naming a `kid` the provider's keys lack may wait for a refetch at `now`
+    /// (Unix seconds). Hosts that cannot refetch say no, and such a token is refused at once.
+    fn may_refetch(&self, provider: &str, now: u64) -> bool {
+        let _ = (provider, now);
+        false
+    }
 }
 
 /// What the host must do with the request.
@@ -53,7 +60,8 @@ pub enum Decision {
     },
     /// Answer it locally; it never reaches the upstream.
     Deny(Denial),
-    /// Hold it until the provider's keys arrive (bounded by the configuration's `jwks_wait_ms`).
+    /// Hold it until the provider's (first, or fresh) keys arrive, bounded by the configuration's
+    /// `jwks_wait_ms`; the host makes sure a fetch is under way.
     Wait {
         /// The provider whose keys are awaited.
         provider: String,
@@ -243,6 +251,12 @@ fn decide_with(
             };
             let verified = match unverified.verify(provider, jwks, now) {
                 Ok(verified) => verified,
+                // A key rotated in at the issuer after our last fetch: wait for fresh keys once.
+                Err(VerifyError::KidUnknown { .. }) if keys.may_refetch(provider_name, now) => {
+                    return Decision::Wait {
+                        provider: provider_name.clone(),
+                    };
+                }
                 Err(error) => return deny(error),
             };
             let lifetime = verified.claims.lifetime();

@@ -20,7 +20,12 @@ pub struct JwksRefresh {
     in_flight: bool,
     failures: u32,
     keys: Option<Jwks>,
+    cooldown_ms: u64,
+    last_forced_ms: Option<u64>,
 }
+
+/// Default least time between two fetches forced by an unknown `kid`, in seconds.
+pub const DEFAULT_REFETCH_COOLDOWN_SECONDS: u64 = 30;
 
 impl JwksRefresh {
     /// A provider whose keys should be fetched at once and then every `refresh_seconds`.
@@ -31,6 +36,33 @@ impl JwksRefresh {
             in_flight: false,
             failures: 0,
             keys: None,
+            cooldown_ms: DEFAULT_REFETCH_COOLDOWN_SECONDS * 1000,
+            last_forced_ms: None,
+        }
+    }
+
+    /// Sets the least time between two fetches forced by an unknown `kid`.
+    pub fn with_refetch_cooldown(mut self, seconds: u64) -> JwksRefresh {
+        self.cooldown_ms = seconds.saturating_mul(1000);
+        self
+    }
+
+    /// Whether a token whose `kid` is not in the current keys may wait for fresh keys: a fetch is
+    /// already under way, or the last forced one is at least a cooldown ago. Bounded this way, a
+    /// stream of made-up `kid`s costs the issuer one fetch per cooldown, not one per request.
+    pub fn may_refetch(&self, now_ms: u64) -> bool {
+        self.in_flight
+            || self
+                .last_forced_ms
+                .is_none_or(|t| now_ms >= t.saturating_add(self.cooldown_ms))
+    }
+
+    /// Makes a fetch due now because a token named an unknown `kid` (no-op if one is under way
+    /// or the cooldown has not passed).
+    pub fn force(&mut self, now_ms: u64) {
+        if !self.in_flight && self.may_refetch(now_ms) {
+            self.last_forced_ms = Some(now_ms);
+            self.next_due_ms = now_ms;
         }
     }
 
@@ -145,6 +177,26 @@ mod tests {
         assert!(matches!(r.state(), KeyState::Pending));
         assert!(!r.poll_fetch(FIRST_BACKOFF_MS - 1));
         assert!(r.poll_fetch(FIRST_BACKOFF_MS));
+    }
+
+    #[test]
+    fn unknown_kid_refetches_once_per_cooldown() {
+        let mut r = JwksRefresh::new(300).with_refetch_cooldown(30);
+        assert!(r.poll_fetch(0));
+        let _ = r.on_success(0, jwks());
+        assert!(r.may_refetch(1_000));
+        r.force(1_000);
+        assert!(r.poll_fetch(1_000), "forced fetch is due at once");
+        assert!(r.may_refetch(1_001), "a fetch under way may be waited for");
+        r.force(1_001);
+        let _ = r.on_success(1_200, jwks());
+        assert!(
+            !r.may_refetch(1_300),
+            "within the cooldown: no more waiting"
+        );
+        r.force(1_300);
+        assert!(!r.poll_fetch(1_300), "and no second fetch");
+        assert!(r.may_refetch(31_000));
     }
 
     #[test]

@@ -84,6 +84,7 @@ fn the_design_example_parses() {
             authority: "issuer".into(),
             timeout_ms: 5_000,
             refresh_seconds: 300,
+            refetch_cooldown_seconds: 30,
         })
     );
     assert_eq!(config.rules.len(), 2);

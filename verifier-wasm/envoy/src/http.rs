@@ -48,6 +48,11 @@ impl HttpContext for Http {
             Outcome::Responded => Action::Pause,
             Outcome::Wait(provider) => {
                 let mut state = self.state.borrow_mut();
+                // The root's next tick starts the fetch (a call from here would answer to this
+                // stream, and die with it).
+                if let Some(refresh) = state.remotes.get_mut(&provider) {
+                    refresh.force(now_ms);
+                }
                 let wait_ms = state.config.as_ref().map_or(0, |c| c.jwks_wait_ms);
                 let deadline_ms = now_ms.saturating_add(wait_ms);
                 state.waiting.push(Waiting {

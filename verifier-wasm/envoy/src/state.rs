@@ -37,7 +37,11 @@ impl State {
     pub(crate) fn configure(&mut self, config: Config) {
         self.remotes = config
             .remote_providers()
-            .map(|(name, remote)| (name.to_owned(), JwksRefresh::new(remote.refresh_seconds)))
+            .map(|(name, remote)| {
+                let refresh = JwksRefresh::new(remote.refresh_seconds)
+                    .with_refetch_cooldown(remote.refetch_cooldown_seconds);
+                (name.to_owned(), refresh)
+            })
             .collect();
         self.cache = RefCell::new(TokenCache::new(config.token_cache));
         self.config = Some(Rc::new(config));
@@ -59,5 +63,11 @@ impl Keys for State {
             (None, Some(refresh)) => refresh.state(),
             (None, None) => KeyState::Unavailable,
         }
+    }
+
+    fn may_refetch(&self, provider: &str, now: u64) -> bool {
+        self.remotes
+            .get(provider)
+            .is_some_and(|r| r.may_refetch(now.saturating_mul(1000)))
     }
 }

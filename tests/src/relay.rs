@@ -1,0 +1,82 @@
+//! A counting relay in front of the issuer's JWKS, so tests can see how often the filter fetches it.
+//!
+//! Point the stack's JWKS cluster at [`JwksRelay::port`] (`StackOptions::jwks_cluster_port`) and
+//! [`JwksRelay::set_target`] at the issuer once it runs; every request is answered with what the issuer
+//! answers at that moment, and counted.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::http;
+
+/// The relay; it stops accepting when the test process ends.
+pub struct JwksRelay {
+    addr: SocketAddr,
+    target: Arc<Mutex<Option<SocketAddr>>>,
+    count: Arc<AtomicUsize>,
+}
+
+impl JwksRelay {
+    /// Starts the relay on a free loopback port. Until a target is set it answers 503.
+    pub fn start() -> JwksRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the JWKS relay");
+        let addr = listener.local_addr().expect("relay address");
+        let target = Arc::new(Mutex::new(None::<SocketAddr>));
+        let count = Arc::new(AtomicUsize::new(0));
+        let (shared_target, shared_count) = (Arc::clone(&target), Arc::clone(&count));
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let target = *shared_target.lock().expect("relay lock");
+                let count = Arc::clone(&shared_count);
+                thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let answer = target.and_then(|issuer| {
+                        let path = "/.well-known/jwks.json";
+                        http::send(issuer, "GET", path, &[], b"", Duration::from_secs(5)).ok()
+                    });
+                    let (status, body) = match answer {
+                        Some(response) => (response.status, response.text()),
+                        None => (503, "no target".to_owned()),
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes());
+                });
+            }
+        });
+        JwksRelay {
+            addr,
+            target,
+            count,
+        }
+    }
+
+    /// The port to point the JWKS cluster at.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Where to fetch the JWKS from (the issuer's public address).
+    pub fn set_target(&self, issuer: SocketAddr) {
+        *self.target.lock().expect("relay lock") = Some(issuer);
+    }
+
+    /// How many JWKS requests have arrived.
+    pub fn fetches(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}

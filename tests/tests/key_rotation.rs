@@ -1,0 +1,109 @@
+//! Rotation without restarts: a token signed by a key the filter has not seen yet makes it fetch
+//! the JWKS once and wait for it; made-up `kid`s cost at most one fetch per worker and cooldown.
+//! JWKS fetches are counted by a relay in front of the issuer.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e_tests::{JwksRelay, Stack, StackOptions, bins, jwt};
+
+fn kid(token: &str) -> String {
+    jwt::header(token)["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_rotated_key_is_accepted_at_once_and_unknown_kids_do_not_flood_the_issuer() {
+    let relay = JwksRelay::start();
+    let stack = Stack::start(StackOptions::default().jwks_cluster_port(relay.port()));
+    relay.set_target(stack.issuer().public_addr());
+    let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
+    let old = stack.token(&client);
+    let bearer = |t: &str| format!("Bearer {t}");
+
+    // Fetches made before the relay had its target failed; wait until the keys are in.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stack
+        .get(
+            "/api/v1/instruments?warm",
+            &[("authorization", &bearer(&old))],
+        )
+        .status
+        != 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            stack.envoy().log().tail_without_banner(30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let before = relay.fetches();
+
+    let status = Command::new(&bins().issuer)
+        .args([
+            "keys",
+            "rotate",
+            "--database-url",
+            stack.issuer().database_url(),
+        ])
+        .output()
+        .expect("run issuer keys rotate");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let new = stack.token(&client);
+    assert_ne!(
+        kid(&new),
+        kid(&old),
+        "the issuer should sign with the new key"
+    );
+
+    let response = stack.get(
+        "/api/v1/instruments?rotated",
+        &[("authorization", &bearer(&new))],
+    );
+    assert_eq!(
+        response.status,
+        200,
+        "{:?}\n{}",
+        response.json_str("code"),
+        stack.envoy().log().tail_without_banner(30)
+    );
+    assert_eq!(relay.fetches(), before + 1, "one fetch for the new kid");
+    // The old key is still published (retired), so tokens it signed keep working.
+    assert_eq!(
+        stack
+            .get(
+                "/api/v1/instruments?old",
+                &[("authorization", &bearer(&old))]
+            )
+            .status,
+        200
+    );
+
+    // Made-up kids: refused, and within the cooldown no worker fetches more than once.
+    for i in 0..20 {
+        let forged = jwt::with_header(&new, |h| {
+            h.insert("kid".into(), format!("made-up-{i}").into());
+        });
+        let response = stack.get(
+            &format!("/api/v1/instruments?forged={i}"),
+            &[("authorization", &bearer(&forged))],
+        );
+        assert_eq!(
+            (response.status, response.json_str("code").as_deref()),
+            (401, Some("kid_unknown"))
+        );
+    }
+    let workers = 2;
+    assert!(
+        relay.fetches() <= before + workers,
+        "{} JWKS fetches for 20 unknown kids; at most one per worker is allowed",
+        relay.fetches() - before
+    );
+}
