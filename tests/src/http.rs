@@ -281,6 +281,20 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Reads an HTTP request head (up to the blank line) from a test server's connection; `None` if the
+/// peer closed or failed first.
+pub fn read_request_head(stream: &mut impl io::Read) -> Option<Vec<u8>> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

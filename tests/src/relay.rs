@@ -4,7 +4,7 @@
 //! [`JwksRelay::set_target`] at the issuer once it runs; every request is answered with what the issuer
 //! answers at that moment, and counted.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,13 +33,8 @@ impl JwksRelay {
                 let target = *shared_target.lock().expect("relay lock");
                 let count = Arc::clone(&shared_count);
                 thread::spawn(move || {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
+                    if http::read_request_head(&mut stream).is_none() {
+                        return;
                     }
                     count.fetch_add(1, Ordering::SeqCst);
                     let answer = target.and_then(|issuer| {

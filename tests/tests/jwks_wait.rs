@@ -5,7 +5,7 @@
 //! request and holds it until the test opens the gate, then answers with the issuer's real JWKS (or
 //! with a 503). That makes "before the first keys" a state the test controls, not a race.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -41,13 +41,8 @@ impl Gate {
             for mut stream in listener.incoming().flatten() {
                 let shared = Arc::clone(&shared);
                 thread::spawn(move || {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
+                    if e2e_tests::http::read_request_head(&mut stream).is_none() {
+                        return;
                     }
                     let (lock, opened) = &*shared;
                     let mut guard = lock.lock().expect("gate lock");

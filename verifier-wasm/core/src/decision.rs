@@ -226,11 +226,20 @@ fn decide_with(
         .as_ref()
         .map(|_| TokenCache::digest(provider_name, token));
     let hit = match (&cache, &digest) {
-        (Some(cache), Some(digest)) => cache.get(digest, now).cloned(),
+        (Some(cache), Some(digest)) => cache
+            .get(digest, now)
+            .map(|e| (e.identity.clone(), e.lifetime)),
         _ => None,
     };
-    let (identity, lifetime) = match hit {
-        Some(hit) => (hit.identity, hit.lifetime),
+    let identity = match hit {
+        Some((identity, lifetime)) => {
+            // A hit skips the signature, never the time or the route: a token cached on a read
+            // route must not pass a write route, and none passes after its exp.
+            if let Err(error) = lifetime.validate(provider, now) {
+                return deny(error);
+            }
+            identity
+        }
         None => {
             let unverified = match Unverified::parse(token, provider) {
                 Ok(unverified) => unverified,
@@ -270,14 +279,10 @@ fn decide_with(
                 };
                 cache.insert(digest, entry, now);
             }
-            (identity, lifetime)
+            // verify() has checked the dates already.
+            identity
         }
     };
-    // A hit skips the signature, never the time or the route: a token cached on a read route
-    // must not pass a write route, and none passes after its exp.
-    if let Err(error) = lifetime.validate(provider, now) {
-        return deny(error);
-    }
     let held = || identity.scope.split(' ').filter(|s| !s.is_empty());
     let missing: Vec<String> = scopes
         .iter()
