@@ -8,7 +8,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
-use crate::alg::{Algorithm, PublicKey};
+use crate::alg::{Algorithm, MlDsaKey, PublicKey};
 use crate::compact;
 use crate::json;
 use crate::limits::{MAX_JSON_DEPTH, MAX_JWKS_BYTES, MAX_JWKS_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
@@ -221,12 +221,37 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
                 .map_err(|_| "the point is not on P-256")?;
             PublicKey::P256(key)
         }
+        (Some("EC"), Some("P-384")) => {
+            let (x, y) = (bytes("x")?, bytes("y")?);
+            if x.len() != 48 || y.len() != 48 {
+                return Err("P-384 coordinates must be 48 bytes");
+            }
+            let mut sec1 = Vec::with_capacity(97);
+            sec1.push(0x04);
+            sec1.extend_from_slice(&x);
+            sec1.extend_from_slice(&y);
+            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+                .map_err(|_| "the point is not on P-384")?;
+            PublicKey::P384(key)
+        }
         (Some("OKP"), Some("Ed25519")) => {
             let key = ed25519_compact::PublicKey::from_slice(&bytes("x")?)
                 .map_err(|_| "an Ed25519 key must be 32 bytes")?;
             PublicKey::Ed25519(key)
         }
         (Some("RSA"), _) => PublicKey::Rsa(rsa_key(&bytes("n")?, &bytes("e")?)?),
+        // AKP keys name their algorithm; the key encoding is only meaningful with it.
+        (Some("AKP"), _) => match alg {
+            Some(Algorithm::MlDsa44) => PublicKey::MlDsa44(
+                MlDsaKey::from_bytes(&bytes("pub")?)
+                    .ok_or("an ML-DSA-44 key must be 1312 bytes")?,
+            ),
+            Some(Algorithm::MlDsa65) => PublicKey::MlDsa65(
+                MlDsaKey::from_bytes(&bytes("pub")?)
+                    .ok_or("an ML-DSA-65 key must be 1952 bytes")?,
+            ),
+            _ => return Err("an AKP key needs alg ML-DSA-44 or ML-DSA-65"),
+        },
         (Some("EC" | "OKP"), _) => return Err("curve is not supported"),
         (Some(_), _) => return Err("kty is not supported"),
         (None, _) => return Err("kty is missing"),

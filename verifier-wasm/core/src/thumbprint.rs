@@ -24,6 +24,13 @@ pub enum PublicJwk {
         /// Public key, base64url.
         x: String,
     },
+    /// `kty: "AKP"` (draft-ietf-cose-dilithium): ML-DSA keys.
+    Akp {
+        /// The algorithm, e.g. `ML-DSA-44`; part of the key's identity.
+        alg: String,
+        /// Public key, base64url.
+        public: String,
+    },
     /// `kty: "RSA"` (RFC 7518 §6.3).
     Rsa {
         /// Modulus, base64url, no leading zero octets.
@@ -43,6 +50,9 @@ impl PublicJwk {
                 serde_json::json!({"crv": crv, "kty": "EC", "x": x, "y": y})
             }
             PublicJwk::Okp { crv, x } => serde_json::json!({"crv": crv, "kty": "OKP", "x": x}),
+            PublicJwk::Akp { alg, public } => {
+                serde_json::json!({"alg": alg, "kty": "AKP", "pub": public})
+            }
             PublicJwk::Rsa { n, e } => serde_json::json!({"e": e, "kty": "RSA", "n": n}),
         };
         // serde_json's map is a BTreeMap (no `preserve_order`), so keys come out sorted.

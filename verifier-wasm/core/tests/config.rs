@@ -279,9 +279,9 @@ fn unknown_algorithms_are_refused_with_their_index() {
         (json!(["none"]), "providers.x.algorithms[0]"),
         (json!(["HS256"]), "providers.x.algorithms[0]"),
         (json!(["es256"]), "providers.x.algorithms[0]"),
-        (json!(["ES256", "PS256"]), "providers.x.algorithms[1]"),
+        (json!(["ES256", "ES512"]), "providers.x.algorithms[1]"),
         (
-            json!(["ES256", "EdDSA", "RS256", "ES384"]),
+            json!(["ES256", "EdDSA", "RS256", "ML-DSA-87"]),
             "providers.x.algorithms[3]",
         ),
         (json!([]), "providers.x.algorithms"),
@@ -295,6 +295,20 @@ fn unknown_algorithms_are_refused_with_their_index() {
         );
     }
     assert!(parse(&provider_x(|p| p["algorithms"] = json!(["EdDSA"]))).is_ok());
+    let every = json!([
+        "ES256",
+        "ES384",
+        "EdDSA",
+        "RS256",
+        "RS384",
+        "RS512",
+        "PS256",
+        "PS384",
+        "PS512",
+        "ML-DSA-44",
+        "ML-DSA-65"
+    ]);
+    assert!(parse(&provider_x(|p| p["algorithms"] = every.clone())).is_ok());
 }
 
 #[test]
