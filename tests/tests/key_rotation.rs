@@ -1,5 +1,5 @@
 //! Rotation without restarts: a token signed by a key the filter has not seen yet makes it fetch
-//! the JWKS once and wait for it; made-up `kid`s cost at most one fetch per worker and cooldown.
+//! the JWKS once and wait for it; made-up `kid`s cost at most one fetch per Envoy and cooldown.
 //! JWKS fetches are counted by a relay in front of the issuer.
 
 use std::process::Command;
@@ -86,7 +86,7 @@ fn a_rotated_key_is_accepted_at_once_and_unknown_kids_do_not_flood_the_issuer() 
         200
     );
 
-    // Made-up kids: refused, and within the cooldown no worker fetches more than once.
+    // Made-up kids: refused, and within the cooldown nobody fetches again.
     for i in 0..20 {
         let forged = jwt::with_header(&new, |h| {
             h.insert("kid".into(), format!("made-up-{i}").into());
@@ -100,10 +100,12 @@ fn a_rotated_key_is_accepted_at_once_and_unknown_kids_do_not_flood_the_issuer() 
             (401, Some("kid_unknown"))
         );
     }
-    let workers = 2;
-    assert!(
-        relay.fetches() <= before + workers,
-        "{} JWKS fetches for 20 unknown kids; at most one per worker is allowed",
+    // The rotated kid's fetch started the cooldown for the whole Envoy (two workers and the
+    // main thread's VM share one schedule), so the made-up kids cost no fetch at all.
+    assert_eq!(
+        relay.fetches(),
+        before + 1,
+        "{} JWKS fetches for a rotation and 20 unknown kids; one is allowed",
         relay.fetches() - before
     );
 }

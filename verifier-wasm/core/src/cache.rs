@@ -77,6 +77,16 @@ pub struct TokenCache {
     entries: BTreeMap<TokenDigest, CachedToken>,
     by_death: BTreeSet<(u64, TokenDigest)>,
     bytes: usize,
+    stats: CacheStats,
+}
+
+/// Lookups since the cache was made, for metrics (the host reports the difference).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that found nothing alive.
+    pub misses: u64,
 }
 
 impl TokenCache {
@@ -101,6 +111,21 @@ impl TokenCache {
     /// The entry for `digest`, if it is still alive at `now`.
     pub fn get(&self, digest: &TokenDigest, now: u64) -> Option<&CachedToken> {
         self.entries.get(digest).filter(|e| now < e.dead_at)
+    }
+
+    /// Counts one lookup's result in [`TokenCache::stats`].
+    pub fn count(&mut self, hit: bool) {
+        let counter = if hit {
+            &mut self.stats.hits
+        } else {
+            &mut self.stats.misses
+        };
+        *counter = counter.wrapping_add(1);
+    }
+
+    /// Hits and misses counted so far.
+    pub fn stats(&self) -> CacheStats {
+        self.stats
     }
 
     /// Remembers a verified token, evicting the soonest-to-die entries if the cache is full.

@@ -87,6 +87,9 @@ pub struct RemoteJwks {
     pub refresh_seconds: u64,
     /// Least time between two fetches forced by tokens with an unknown `kid`, in seconds.
     pub refetch_cooldown_seconds: u64,
+    /// How long keys stay usable past their freshness while the endpoint fails, in seconds;
+    /// after that the provider fails closed (503) until a fetch succeeds.
+    pub max_stale_seconds: u64,
 }
 
 /// A configuration that cannot be used, and the field that says so.
@@ -318,6 +321,7 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
             "timeout_ms",
             "refresh_seconds",
             "refetch_cooldown_seconds",
+            "max_stale_seconds",
         ],
     )?;
     let cluster = string(&o.path("cluster"), o.required("cluster")?)?;
@@ -344,6 +348,10 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
         None => crate::refresh::DEFAULT_REFETCH_COOLDOWN_SECONDS,
         Some(v) => integer(&o.path("refetch_cooldown_seconds"), v, 1, 3600)?,
     };
+    let max_stale_seconds = match o.optional("max_stale_seconds") {
+        None => crate::refresh::DEFAULT_MAX_STALE_SECONDS,
+        Some(v) => integer(&o.path("max_stale_seconds"), v, 0, 7 * 24 * 3600)?,
+    };
     Ok(RemoteJwks {
         cluster,
         path: request_path,
@@ -351,6 +359,7 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
         timeout_ms,
         refresh_seconds,
         refetch_cooldown_seconds,
+        max_stale_seconds,
     })
 }
 

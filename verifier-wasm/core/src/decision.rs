@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::VerifyError;
 use crate::jwks::Jwks;
 use crate::rules::{self, Requirement};
-use crate::verify::{Unverified, Verified};
+use crate::verify::{Failure, Unverified, Verified};
 
 /// The parts of a request the decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +113,50 @@ pub struct Denial {
     pub www_authenticate: Option<String>,
     /// The JSON body: `{"error", "code", "message"}`.
     pub body: String,
+    /// Who the token claimed to be, for the denial's log line.
+    pub facts: TokenFacts,
+}
+
+/// What a refused token said about itself, for logs: never the token, and every value made
+/// printable ASCII and cut to 64 characters, since it may come from an attacker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// The header's `kid`.
+    pub kid: Option<String>,
+    /// The `iss` claim; only from a token whose signature verified.
+    pub iss: Option<String>,
+    /// The `sub` claim; only from a token whose signature verified.
+    pub sub: Option<String>,
+}
+
+impl TokenFacts {
+    fn new(kid: Option<&str>, iss: Option<&str>, sub: Option<&str>) -> TokenFacts {
+        TokenFacts {
+            kid: kid.map(loggable),
+            iss: iss.map(loggable),
+            sub: sub.map(loggable),
+        }
+    }
+}
+
+/// Printable ASCII only, at most 64 characters.
+fn loggable(value: &str) -> String {
+    const MAX: usize = 64;
+    let mut out: String = value
+        .chars()
+        .take(MAX)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if value.chars().nth(MAX).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 impl Denial {
@@ -146,7 +190,13 @@ impl Denial {
             status,
             www_authenticate,
             body,
+            facts: TokenFacts::default(),
         }
+    }
+
+    fn with_facts(mut self, facts: TokenFacts) -> Denial {
+        self.facts = facts;
+        self
     }
 }
 
@@ -193,7 +243,7 @@ pub fn decide_cached(
 fn decide_with(
     config: &Config,
     keys: &impl Keys,
-    cache: Option<&mut TokenCache>,
+    mut cache: Option<&mut TokenCache>,
     request: &Request<'_>,
     now: u64,
 ) -> Decision {
@@ -225,25 +275,39 @@ fn decide_with(
     let digest = cache
         .as_ref()
         .map(|_| TokenCache::digest(provider_name, token));
-    let hit = match (&cache, &digest) {
-        (Some(cache), Some(digest)) => cache
-            .get(digest, now)
-            .map(|e| (e.identity.clone(), e.lifetime)),
+    let hit = match (&mut cache, &digest) {
+        (Some(cache), Some(digest)) => {
+            let hit = cache
+                .get(digest, now)
+                .map(|e| (e.identity.clone(), e.lifetime));
+            cache.count(hit.is_some());
+            hit
+        }
         _ => None,
     };
-    let identity = match hit {
+    let (identity, kid) = match hit {
         Some((identity, lifetime)) => {
             // A hit skips the signature, never the time or the route: a token cached on a read
             // route must not pass a write route, and none passes after its exp.
             if let Err(error) = lifetime.validate(provider, now) {
-                return deny(error);
+                let facts = TokenFacts::new(None, Some(&identity.issuer), Some(&identity.subject));
+                return Decision::Deny(Denial::new(error, &config.realm).with_facts(facts));
             }
-            identity
+            (identity, None)
         }
         None => {
             let unverified = match Unverified::parse(token, provider) {
                 Ok(unverified) => unverified,
                 Err(error) => return deny(error),
+            };
+            let kid = unverified.header.kid.clone();
+            let deny_token = |error, claims: Option<&crate::claims::Claims>| {
+                let facts = TokenFacts::new(
+                    kid.as_deref(),
+                    claims.and_then(|c| c.iss.as_deref()),
+                    claims.and_then(|c| c.sub.as_deref()),
+                );
+                Decision::Deny(Denial::new(error, &config.realm).with_facts(facts))
             };
             let jwks = match keys.state(provider_name) {
                 KeyState::Ready(jwks) => jwks,
@@ -258,15 +322,18 @@ fn decide_with(
                     });
                 }
             };
-            let verified = match unverified.verify(provider, jwks, now) {
+            let verified = match unverified.verify_reporting(provider, jwks, now) {
                 Ok(verified) => verified,
                 // A key rotated in at the issuer after our last fetch: wait for fresh keys once.
-                Err(VerifyError::KidUnknown { .. }) if keys.may_refetch(provider_name, now) => {
+                Err(Failure {
+                    error: VerifyError::KidUnknown { .. },
+                    ..
+                }) if keys.may_refetch(provider_name, now) => {
                     return Decision::Wait {
                         provider: provider_name.clone(),
                     };
                 }
-                Err(error) => return deny(error),
+                Err(failure) => return deny_token(failure.error, failure.claims.as_deref()),
             };
             let lifetime = verified.claims.lifetime();
             let identity = identity(verified);
@@ -280,7 +347,7 @@ fn decide_with(
                 cache.insert(digest, entry, now);
             }
             // verify() has checked the dates already.
-            identity
+            (identity, kid)
         }
     };
     let held = || identity.scope.split(' ').filter(|s| !s.is_empty());
@@ -290,7 +357,13 @@ fn decide_with(
         .cloned()
         .collect();
     if !missing.is_empty() {
-        return deny(VerifyError::InsufficientScope { missing });
+        let facts = TokenFacts::new(
+            kid.as_deref(),
+            Some(&identity.issuer),
+            Some(&identity.subject),
+        );
+        let error = VerifyError::InsufficientScope { missing };
+        return Decision::Deny(Denial::new(error, &config.realm).with_facts(facts));
     }
     Decision::Allow {
         identity: Some(identity),

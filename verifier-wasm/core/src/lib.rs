@@ -41,14 +41,16 @@ mod thumbprint;
 mod verify;
 
 pub use alg::Algorithm;
-pub use cache::{CacheLimits, TokenCache};
+pub use cache::{CacheLimits, CacheStats, TokenCache};
 pub use claims::Claims;
 pub use config::{Config, ConfigError, KeySource, Provider, RemoteJwks};
-pub use decision::{Decision, Denial, Identity, KeyState, Keys, Request, decide, decide_cached};
+pub use decision::{
+    Decision, Denial, Identity, KeyState, Keys, Request, TokenFacts, decide, decide_cached,
+};
 pub use error::VerifyError;
 pub use header::Header;
 pub use jwks::{Jwks, JwksError};
-pub use refresh::JwksRefresh;
+pub use refresh::{ProviderKeys, RefreshPolicy, Schedule};
 pub use rules::{Matcher, Requirement, Rule};
 pub use thumbprint::PublicJwk;
 pub use verify::{Unverified, Verified, verify};

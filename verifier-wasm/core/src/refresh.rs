@@ -1,8 +1,12 @@
-//! When to fetch a provider's JWKS: a schedule the host polls, with `now` in milliseconds.
+//! When to fetch a provider's JWKS and how long its keys may be used, with `now` in milliseconds.
 //!
-//! The host owns the timer and the HTTP call; this state machine only says when to start a fetch
-//! and what the keys' state is, so the policy is testable without Envoy.
+//! The [`Schedule`] is shared by every VM of one Envoy: the host keeps it in proxy-wasm shared
+//! data and changes it only by compare-and-swap, so one VM at a time holds the lease to fetch
+//! and the others adopt the document it stores. [`ProviderKeys`] is one VM's view: the schedule
+//! as last read and the keys of that generation. The host owns the timer, the shared data and
+//! the HTTP call; everything here is a pure state machine, testable without Envoy.
 
+use crate::config::RemoteJwks;
 use crate::decision::KeyState;
 use crate::jwks::Jwks;
 
@@ -12,117 +16,372 @@ const MAX_BACKOFF_MS: u64 = 30_000;
 /// First wait after a failure, in milliseconds.
 const FIRST_BACKOFF_MS: u64 = 500;
 
-/// The fetch schedule and current keys of one remote provider.
-#[derive(Debug, Clone)]
-pub struct JwksRefresh {
-    refresh_ms: u64,
-    next_due_ms: u64,
-    in_flight: bool,
-    failures: u32,
-    keys: Option<Jwks>,
-    cooldown_ms: u64,
-    last_forced_ms: Option<u64>,
-}
+/// Least lifetime a `Cache-Control: max-age` may give keys, in milliseconds: a `max-age=0` must
+/// not turn every VM's timer into a fetch loop against the issuer.
+const MIN_MAX_AGE_MS: u64 = 5_000;
+
+/// How long a lease outlives the fetch's own timeout, in milliseconds, before another VM may
+/// take over (the holder's VM may have been torn down mid-fetch).
+const LEASE_GRACE_MS: u64 = 1_000;
 
 /// Default least time between two fetches forced by an unknown `kid`, in seconds.
 pub const DEFAULT_REFETCH_COOLDOWN_SECONDS: u64 = 30;
 
-impl JwksRefresh {
-    /// A provider whose keys should be fetched at once and then every `refresh_seconds`.
-    pub fn new(refresh_seconds: u64) -> JwksRefresh {
-        JwksRefresh {
-            refresh_ms: refresh_seconds.saturating_mul(1000),
-            next_due_ms: 0,
-            in_flight: false,
-            failures: 0,
-            keys: None,
-            cooldown_ms: DEFAULT_REFETCH_COOLDOWN_SECONDS * 1000,
-            last_forced_ms: None,
+/// Default time keys stay usable after they stop being fresh while the JWKS endpoint fails, in
+/// seconds.
+pub const DEFAULT_MAX_STALE_SECONDS: u64 = 3_600;
+
+/// A provider's refresh settings, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// How long fetched keys are fresh when the response does not say (`refresh_seconds`).
+    pub refresh_ms: u64,
+    /// Least time between two fetches forced by an unknown `kid`.
+    pub cooldown_ms: u64,
+    /// How long keys stay usable past their freshness while fetches fail.
+    pub max_stale_ms: u64,
+    /// How long a fetch may hold the lease.
+    pub lease_ms: u64,
+}
+
+impl RefreshPolicy {
+    /// The policy a remote JWKS configuration asks for.
+    pub fn from_remote(remote: &RemoteJwks) -> RefreshPolicy {
+        RefreshPolicy {
+            refresh_ms: remote.refresh_seconds.saturating_mul(1000),
+            cooldown_ms: remote.refetch_cooldown_seconds.saturating_mul(1000),
+            max_stale_ms: remote.max_stale_seconds.saturating_mul(1000),
+            lease_ms: remote.timeout_ms.saturating_add(LEASE_GRACE_MS),
         }
     }
+}
 
-    /// Sets the least time between two fetches forced by an unknown `kid`.
-    pub fn with_refetch_cooldown(mut self, seconds: u64) -> JwksRefresh {
-        self.cooldown_ms = seconds.saturating_mul(1000);
-        self
-    }
+/// How usable a provider's keys are at some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// No document was ever stored.
+    Missing,
+    /// Within the lifetime of the last successful fetch.
+    Fresh,
+    /// Past it, but within the stale period: still used, counted and logged.
+    Stale,
+    /// Past the stale period: no longer used (fail closed).
+    Expired,
+}
 
-    /// Whether a token whose `kid` is not in the current keys may wait for fresh keys: a fetch is
-    /// already under way, or the last forced one is at least a cooldown ago. Bounded this way, a
-    /// stream of made-up `kid`s costs the issuer one fetch per cooldown, not one per request.
-    pub fn may_refetch(&self, now_ms: u64) -> bool {
-        self.in_flight
-            || self
-                .last_forced_ms
-                .is_none_or(|t| now_ms >= t.saturating_add(self.cooldown_ms))
-    }
+/// The fetch schedule of one JWKS endpoint, shared by every VM of one Envoy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Bumped whenever a different document is stored; 0 until the first one.
+    pub generation: u64,
+    /// When the stored keys stop being fresh.
+    pub fresh_until_ms: u64,
+    /// When the next fetch is due.
+    pub next_due_ms: u64,
+    /// The VM fetching now (0: none).
+    pub lease_owner: u64,
+    /// When that VM's lease lapses.
+    pub lease_until_ms: u64,
+    /// Fetches failed in a row.
+    pub failures: u64,
+    /// When an unknown `kid` last forced a fetch (0: never).
+    pub last_forced_ms: u64,
+    /// When a fetch last succeeded (0: never).
+    pub last_success_ms: u64,
+}
 
-    /// Makes a fetch due now because a token named an unknown `kid` (no-op if one is under way
-    /// or the cooldown has not passed).
-    pub fn force(&mut self, now_ms: u64) {
-        if !self.in_flight && self.may_refetch(now_ms) {
-            self.last_forced_ms = Some(now_ms);
-            self.next_due_ms = now_ms;
+/// Size of an encoded [`Schedule`].
+pub const SCHEDULE_BYTES: usize = 64;
+
+impl Schedule {
+    /// The schedule as shared-data bytes: eight little-endian u64.
+    pub fn encode(&self) -> [u8; SCHEDULE_BYTES] {
+        let fields = self.fields();
+        let mut out = [0u8; SCHEDULE_BYTES];
+        for (chunk, value) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&value.to_le_bytes());
         }
+        out
     }
 
-    /// Whether a fetch should start now. If true, the fetch counts as started.
-    pub fn poll_fetch(&mut self, now_ms: u64) -> bool {
-        if self.in_flight || now_ms < self.next_due_ms {
+    /// Reads [`Schedule::encode`]'s bytes; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Schedule> {
+        if bytes.len() != SCHEDULE_BYTES {
+            return None;
+        }
+        let mut fields = [0u64; 8];
+        for (field, chunk) in fields.iter_mut().zip(bytes.chunks_exact(8)) {
+            *field = u64::from_le_bytes(chunk.try_into().ok()?);
+        }
+        let [
+            generation,
+            fresh_until_ms,
+            next_due_ms,
+            lease_owner,
+            lease_until_ms,
+            failures,
+            last_forced_ms,
+            last_success_ms,
+        ] = fields;
+        Some(Schedule {
+            generation,
+            fresh_until_ms,
+            next_due_ms,
+            lease_owner,
+            lease_until_ms,
+            failures,
+            last_forced_ms,
+            last_success_ms,
+        })
+    }
+
+    fn fields(&self) -> [u64; 8] {
+        [
+            self.generation,
+            self.fresh_until_ms,
+            self.next_due_ms,
+            self.lease_owner,
+            self.lease_until_ms,
+            self.failures,
+            self.last_forced_ms,
+            self.last_success_ms,
+        ]
+    }
+
+    /// Whether some VM holds a live lease, i.e. a fetch is under way.
+    pub fn fetching(&self, now_ms: u64) -> bool {
+        self.lease_owner != 0 && now_ms < self.lease_until_ms
+    }
+
+    /// Takes the lease for `vm` if a fetch is due and nobody is fetching. The host must then
+    /// store the schedule by compare-and-swap and fetch only if that store succeeds.
+    pub fn take_lease(&mut self, vm: u64, now_ms: u64, policy: &RefreshPolicy) -> bool {
+        if vm == 0 || now_ms < self.next_due_ms || self.fetching(now_ms) {
             return false;
         }
-        self.in_flight = true;
+        self.lease_owner = vm;
+        self.lease_until_ms = now_ms.saturating_add(policy.lease_ms);
         true
     }
 
-    /// A fetch could not be started (the host refused the call, e.g. its cluster is not up yet).
-    /// Nothing was asked of the issuer, so requests keep waiting (bounded by `jwks_wait_ms`)
-    /// and the call is retried shortly.
+    /// Whether a token whose `kid` is not in the current keys may wait for fresh keys: a fetch
+    /// is under way, or the last forced one is at least a cooldown ago. Bounded this way, a
+    /// stream of made-up `kid`s costs the issuer one fetch per cooldown per Envoy.
+    pub fn may_refetch(&self, now_ms: u64, policy: &RefreshPolicy) -> bool {
+        self.fetching(now_ms)
+            || self.last_forced_ms == 0
+            || now_ms >= self.last_forced_ms.saturating_add(policy.cooldown_ms)
+    }
+
+    /// Makes a fetch due now because a token named an unknown `kid`. False (and no change) when
+    /// one is under way or the cooldown has not passed.
+    pub fn force(&mut self, now_ms: u64, policy: &RefreshPolicy) -> bool {
+        if self.fetching(now_ms) || !self.may_refetch(now_ms, policy) {
+            return false;
+        }
+        self.last_forced_ms = now_ms.max(1);
+        self.next_due_ms = now_ms;
+        true
+    }
+
+    /// The leased fetch could not be started (the host refused the call). Nothing was asked of
+    /// the issuer: release the lease and retry shortly.
     pub fn on_dispatch_failed(&mut self, now_ms: u64) {
-        self.in_flight = false;
+        self.release();
         self.next_due_ms = now_ms.saturating_add(FIRST_BACKOFF_MS);
     }
 
-    /// The fetch returned usable keys. True when they differ from the keys held before, in which
-    /// case tokens verified with the old set must be forgotten.
-    pub fn on_success(&mut self, now_ms: u64, keys: Jwks) -> bool {
-        self.in_flight = false;
+    /// The fetch returned usable keys, fresh for `max_age_seconds` when the response said so
+    /// (never longer than the policy's refresh interval). `changed`: the document differs from
+    /// the stored one, which the host replaces.
+    pub fn on_success(
+        &mut self,
+        now_ms: u64,
+        max_age_seconds: Option<u64>,
+        changed: bool,
+        policy: &RefreshPolicy,
+    ) {
+        self.release();
+        let lifetime = match max_age_seconds {
+            Some(age) => age
+                .saturating_mul(1000)
+                .max(MIN_MAX_AGE_MS)
+                .min(policy.refresh_ms),
+            None => policy.refresh_ms,
+        };
+        if changed || self.generation == 0 {
+            self.generation = self.generation.wrapping_add(1).max(1);
+        }
         self.failures = 0;
-        self.next_due_ms = now_ms.saturating_add(self.refresh_ms);
-        let changed = self.keys.as_ref() != Some(&keys);
-        self.keys = Some(keys);
-        changed
+        self.last_success_ms = now_ms;
+        self.fresh_until_ms = now_ms.saturating_add(lifetime);
+        // Refresh before the keys go stale, so a slow fetch never leaves a gap.
+        self.next_due_ms = now_ms.saturating_add(lifetime - lifetime / 10);
     }
 
-    /// The fetch failed (transport error, bad status, unusable document). Known keys are kept.
-    pub fn on_failure(&mut self, now_ms: u64) {
-        self.in_flight = false;
+    /// The fetch failed (transport error, bad status, unusable document). Stored keys are kept
+    /// until they expire; retries back off from half a second to thirty.
+    pub fn on_failure(&mut self, now_ms: u64, policy: &RefreshPolicy) {
+        self.release();
         self.failures = self.failures.saturating_add(1);
+        let exponent = self.failures.min(16).saturating_sub(1);
         let backoff = FIRST_BACKOFF_MS
-            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
-            .min(MAX_BACKOFF_MS);
-        self.next_due_ms =
-            now_ms.saturating_add(backoff.min(self.refresh_ms.max(FIRST_BACKOFF_MS)));
+            .saturating_mul(1 << exponent)
+            .min(MAX_BACKOFF_MS)
+            .min(policy.refresh_ms.max(FIRST_BACKOFF_MS));
+        self.next_due_ms = now_ms.saturating_add(backoff);
     }
 
-    /// When the next fetch is due, in milliseconds.
-    pub fn next_due(&self) -> u64 {
-        self.next_due_ms
+    /// How usable the stored keys are at `now_ms`.
+    pub fn freshness(&self, now_ms: u64, policy: &RefreshPolicy) -> Freshness {
+        if self.generation == 0 {
+            Freshness::Missing
+        } else if now_ms < self.fresh_until_ms {
+            Freshness::Fresh
+        } else if now_ms < self.fresh_until_ms.saturating_add(policy.max_stale_ms) {
+            Freshness::Stale
+        } else {
+            Freshness::Expired
+        }
     }
 
-    /// How many fetches in a row have failed.
-    pub fn failures(&self) -> u32 {
-        self.failures
+    fn release(&mut self) {
+        self.lease_owner = 0;
+        self.lease_until_ms = 0;
+    }
+}
+
+/// The `max-age` of a `Cache-Control` value (RFC 9111 §5.2.2.1), in seconds; `no-store` and
+/// `no-cache` count as zero. `None` when the value says nothing about freshness.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    let mut age = None;
+    for directive in cache_control.split(',') {
+        let directive = directive.trim();
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return Some(0);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            let digits = value.trim().trim_matches('"');
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(0); // malformed: treat as stale (RFC 9111 §4.2.1)
+            }
+            // Larger than any refresh interval anyway; saturate rather than fail.
+            age = Some(digits.parse().unwrap_or(u64::MAX));
+        }
+    }
+    age
+}
+
+/// What [`ProviderKeys::sync`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// The VM's keys are different now: cached tokens verified with the old ones must go.
+    pub keys_changed: bool,
+    /// The keys passed the stale period and were dropped.
+    pub expired: bool,
+    /// Anything a waiting request depends on changed: worth re-deciding them.
+    pub wake: bool,
+}
+
+/// One VM's view of a remote provider: the shared schedule as last read, and its keys.
+#[derive(Debug, Clone)]
+pub struct ProviderKeys {
+    policy: RefreshPolicy,
+    schedule: Schedule,
+    synced_ms: u64,
+    generation: u64,
+    keys: Option<Jwks>,
+}
+
+impl ProviderKeys {
+    /// A provider with no keys yet.
+    pub fn new(policy: RefreshPolicy) -> ProviderKeys {
+        ProviderKeys {
+            policy,
+            schedule: Schedule::default(),
+            synced_ms: 0,
+            generation: 0,
+            keys: None,
+        }
+    }
+
+    /// The refresh policy.
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.policy
+    }
+
+    /// The schedule as last read.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Whether `schedule` names a usable stored document this VM has not loaded yet.
+    pub fn needs_document(&self, schedule: &Schedule, now_ms: u64) -> bool {
+        schedule.generation != 0
+            && schedule.generation != self.generation
+            && schedule.freshness(now_ms, &self.policy) != Freshness::Expired
+    }
+
+    /// Adopts a freshly read schedule and, when [`needs_document`](Self::needs_document) said so,
+    /// the keys of its document (`None` if it could not be read: the old keys stay and the next
+    /// sync tries again).
+    pub fn sync(&mut self, schedule: Schedule, document: Option<Jwks>, now_ms: u64) -> SyncOutcome {
+        let mut outcome = SyncOutcome {
+            wake: schedule != self.schedule,
+            ..SyncOutcome::default()
+        };
+        if schedule.freshness(now_ms, &self.policy) == Freshness::Expired {
+            // Forget the generation too: when the endpoint comes back with the same document,
+            // the schedule keeps its generation and the keys must be loaded again.
+            self.generation = 0;
+            if self.keys.take().is_some() {
+                outcome.expired = true;
+                outcome.keys_changed = true;
+            }
+        } else if let Some(keys) = document {
+            if self.needs_document(&schedule, now_ms) {
+                outcome.keys_changed = self.keys.as_ref() != Some(&keys);
+                self.keys = Some(keys);
+                self.generation = schedule.generation;
+            }
+        }
+        outcome.wake |= outcome.keys_changed;
+        self.schedule = schedule;
+        self.synced_ms = now_ms;
+        outcome
+    }
+
+    /// The keys, if this VM holds usable ones.
+    pub fn keys(&self) -> Option<&Jwks> {
+        self.keys.as_ref()
+    }
+
+    /// How usable the keys were at the last sync.
+    pub fn freshness(&self) -> Freshness {
+        self.schedule.freshness(self.synced_ms, &self.policy)
     }
 
     /// The keys' state for a request arriving now.
     pub fn state(&self) -> KeyState<'_> {
-        match (&self.keys, self.in_flight, self.failures) {
-            (Some(keys), _, _) => KeyState::Ready(keys),
-            // Before the first answer, requests wait for it.
-            (None, true, _) | (None, false, 0) => KeyState::Pending,
-            (None, false, _) => KeyState::Unavailable,
+        let s = &self.schedule;
+        match &self.keys {
+            Some(keys) => KeyState::Ready(keys),
+            // A fetch is under way, about to start, or not yet tried: wait for it (bounded).
+            None if s.fetching(self.synced_ms)
+                || (s.failures == 0 && s.generation == 0)
+                || (s.failures == 0 && self.synced_ms >= s.next_due_ms) =>
+            {
+                KeyState::Pending
+            }
+            None => KeyState::Unavailable,
         }
+    }
+
+    /// Whether a token with an unknown `kid` may wait for a refetch at `now_ms`.
+    pub fn may_refetch(&self, now_ms: u64) -> bool {
+        self.schedule.may_refetch(now_ms, &self.policy)
     }
 }
 
@@ -130,82 +389,166 @@ impl JwksRefresh {
 mod tests {
     use super::*;
 
+    const VM_A: u64 = 11;
+    const VM_B: u64 = 22;
+
+    fn policy() -> RefreshPolicy {
+        RefreshPolicy {
+            refresh_ms: 300_000,
+            cooldown_ms: 30_000,
+            max_stale_ms: 60_000,
+            lease_ms: 6_000,
+        }
+    }
+
     fn jwks() -> Jwks {
         let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
         Jwks::parse(doc).unwrap()
     }
 
     #[test]
-    fn fetches_at_once_then_on_schedule() {
-        let mut r = JwksRefresh::new(300);
-        assert!(matches!(r.state(), KeyState::Pending));
-        assert!(r.poll_fetch(1_000));
-        assert!(!r.poll_fetch(1_001), "one fetch at a time");
-        assert!(matches!(r.state(), KeyState::Pending));
-        assert!(r.on_success(2_000, jwks()), "first keys are a change");
-        assert!(!r.on_success(2_000, jwks()), "the same keys again are not");
-        assert!(matches!(r.state(), KeyState::Ready(_)));
-        assert!(!r.poll_fetch(2_000 + 299_999));
-        assert!(r.poll_fetch(2_000 + 300_000));
+    fn encodes_and_decodes() {
+        let s = Schedule {
+            generation: 3,
+            fresh_until_ms: 4,
+            next_due_ms: 5,
+            lease_owner: 6,
+            lease_until_ms: u64::MAX,
+            failures: 8,
+            last_forced_ms: 9,
+            last_success_ms: 10,
+        };
+        assert_eq!(Schedule::decode(&s.encode()), Some(s));
+        assert_eq!(Schedule::decode(&[0; 63]), None);
+        assert_eq!(Schedule::decode(&[]), None);
     }
 
     #[test]
-    fn first_failure_is_unavailable_and_retries_with_backoff() {
-        let mut r = JwksRefresh::new(300);
-        assert!(r.poll_fetch(0));
-        r.on_failure(10);
-        assert!(matches!(r.state(), KeyState::Unavailable));
-        assert!(!r.poll_fetch(10 + FIRST_BACKOFF_MS - 1));
-        assert!(r.poll_fetch(10 + FIRST_BACKOFF_MS));
-        assert!(
-            matches!(r.state(), KeyState::Pending),
-            "a retry in flight: wait for it"
+    fn one_vm_at_a_time_holds_the_lease() {
+        let p = policy();
+        let mut s = Schedule::default();
+        assert!(s.take_lease(VM_A, 1_000, &p));
+        assert!(s.fetching(1_000));
+        assert!(!s.clone().take_lease(VM_B, 1_001, &p), "A is fetching");
+        // A's VM vanished mid-fetch: after the lease lapses, B takes over.
+        assert!(s.clone().take_lease(VM_B, 1_000 + p.lease_ms, &p));
+        s.on_success(2_000, None, true, &p);
+        assert_eq!(s.generation, 1);
+        assert!(!s.fetching(2_000));
+        assert!(!s.take_lease(VM_B, 2_001, &p), "not due");
+    }
+
+    #[test]
+    fn refreshes_before_expiry_and_honours_max_age() {
+        let p = policy();
+        let mut s = Schedule::default();
+        s.on_success(0, None, true, &p);
+        assert_eq!(s.fresh_until_ms, 300_000);
+        assert_eq!(s.next_due_ms, 270_000);
+        s.on_success(0, Some(60), false, &p);
+        assert_eq!(s.generation, 1, "same document: same generation");
+        assert_eq!((s.fresh_until_ms, s.next_due_ms), (60_000, 54_000));
+        s.on_success(0, Some(86_400), false, &p);
+        assert_eq!(
+            s.fresh_until_ms, 300_000,
+            "never longer than refresh_seconds"
         );
-        r.on_failure(1_000);
-        assert_eq!(r.next_due(), 1_000 + 2 * FIRST_BACKOFF_MS);
-        for i in 0..40 {
-            r.on_failure(i);
+        s.on_success(0, Some(0), false, &p);
+        assert_eq!(
+            s.fresh_until_ms, MIN_MAX_AGE_MS,
+            "max-age=0 is not a fetch loop"
+        );
+    }
+
+    #[test]
+    fn reads_cache_control() {
+        assert_eq!(max_age("public, max-age=300"), Some(300));
+        assert_eq!(max_age("Max-Age = 60 , must-revalidate"), Some(60));
+        assert_eq!(max_age("no-store"), Some(0));
+        assert_eq!(max_age("max-age=-1"), Some(0));
+        assert_eq!(max_age("max-age=99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age(""), None);
+    }
+
+    #[test]
+    fn failures_back_off_and_keep_keys_until_the_stale_period_ends() {
+        let p = policy();
+        let mut s = Schedule::default();
+        s.on_success(0, None, true, &p);
+        s.on_failure(300_000, &p);
+        assert_eq!(s.next_due_ms, 300_000 + FIRST_BACKOFF_MS);
+        s.on_failure(300_500, &p);
+        assert_eq!(s.next_due_ms, 300_500 + 2 * FIRST_BACKOFF_MS);
+        for _ in 0..40 {
+            s.on_failure(301_000, &p);
         }
-        assert!(r.next_due() <= 40 + MAX_BACKOFF_MS);
+        assert_eq!(s.next_due_ms, 301_000 + MAX_BACKOFF_MS);
+        assert_eq!(s.freshness(299_999, &p), Freshness::Fresh);
+        assert_eq!(s.freshness(300_000, &p), Freshness::Stale);
+        assert_eq!(s.freshness(359_999, &p), Freshness::Stale);
+        assert_eq!(s.freshness(360_000, &p), Freshness::Expired);
     }
 
     #[test]
-    fn a_call_the_host_could_not_start_keeps_requests_waiting() {
-        let mut r = JwksRefresh::new(300);
-        assert!(r.poll_fetch(0));
-        r.on_dispatch_failed(0);
-        assert!(matches!(r.state(), KeyState::Pending));
-        assert!(!r.poll_fetch(FIRST_BACKOFF_MS - 1));
-        assert!(r.poll_fetch(FIRST_BACKOFF_MS));
-    }
-
-    #[test]
-    fn unknown_kid_refetches_once_per_cooldown() {
-        let mut r = JwksRefresh::new(300).with_refetch_cooldown(30);
-        assert!(r.poll_fetch(0));
-        let _ = r.on_success(0, jwks());
-        assert!(r.may_refetch(1_000));
-        r.force(1_000);
-        assert!(r.poll_fetch(1_000), "forced fetch is due at once");
-        assert!(r.may_refetch(1_001), "a fetch under way may be waited for");
-        r.force(1_001);
-        let _ = r.on_success(1_200, jwks());
+    fn unknown_kid_forces_one_fetch_per_cooldown() {
+        let p = policy();
+        let mut s = Schedule::default();
+        s.on_success(0, None, true, &p);
+        assert!(s.may_refetch(1_000, &p));
+        assert!(s.force(1_000, &p));
+        assert!(s.take_lease(VM_A, 1_000, &p), "due at once");
         assert!(
-            !r.may_refetch(1_300),
-            "within the cooldown: no more waiting"
+            s.may_refetch(1_001, &p),
+            "a fetch under way may be waited for"
         );
-        r.force(1_300);
-        assert!(!r.poll_fetch(1_300), "and no second fetch");
-        assert!(r.may_refetch(31_000));
+        assert!(!s.force(1_001, &p), "and is not forced twice");
+        s.on_success(1_200, None, false, &p);
+        assert!(!s.may_refetch(1_300, &p), "within the cooldown");
+        assert!(!s.force(1_300, &p));
+        assert!(!s.take_lease(VM_B, 1_300, &p), "so no second fetch");
+        assert!(s.may_refetch(31_000, &p));
     }
 
     #[test]
-    fn failures_keep_the_last_good_keys() {
-        let mut r = JwksRefresh::new(1);
-        assert!(r.poll_fetch(0));
-        let _ = r.on_success(0, jwks());
-        assert!(r.poll_fetch(1_000));
-        r.on_failure(1_000);
-        assert!(matches!(r.state(), KeyState::Ready(_)));
+    fn a_vm_adopts_the_stored_document_and_drops_expired_keys() {
+        let p = policy();
+        let mut vm = ProviderKeys::new(p);
+        assert!(matches!(vm.state(), KeyState::Pending), "nothing tried yet");
+        let mut s = Schedule::default();
+        assert!(s.take_lease(VM_A, 0, &p));
+        let out = vm.sync(s, None, 0);
+        assert!(out.wake && !out.keys_changed);
+        assert!(matches!(vm.state(), KeyState::Pending), "A is fetching");
+        s.on_failure(10, &p);
+        let _ = vm.sync(s, None, 10);
+        assert!(matches!(vm.state(), KeyState::Unavailable));
+        assert!(s.take_lease(VM_A, 600, &p));
+        s.on_success(700, None, true, &p);
+        assert!(vm.needs_document(&s, 700));
+        let out = vm.sync(s, Some(jwks()), 700);
+        assert!(out.keys_changed);
+        assert!(!vm.needs_document(&s, 700));
+        assert!(matches!(vm.state(), KeyState::Ready(_)));
+        // The endpoint goes down: stale keys still serve, expired ones are dropped.
+        s.on_failure(300_700, &p);
+        let out = vm.sync(s, None, 300_700);
+        assert!(!out.keys_changed);
+        assert_eq!(vm.freshness(), Freshness::Stale);
+        assert!(matches!(vm.state(), KeyState::Ready(_)));
+        let out = vm.sync(s, None, 360_700);
+        assert!(out.expired && out.keys_changed);
+        assert!(matches!(vm.state(), KeyState::Unavailable));
+        assert!(
+            !vm.needs_document(&s, 360_800),
+            "expired keys are not reloaded"
+        );
+        // The endpoint is back with the same document: same generation, keys loaded again.
+        assert!(s.take_lease(VM_B, 361_000, &p));
+        s.on_success(361_000, None, false, &p);
+        assert!(vm.needs_document(&s, 361_000));
+        let out = vm.sync(s, Some(jwks()), 361_000);
+        assert!(out.keys_changed && out.wake);
+        assert!(matches!(vm.state(), KeyState::Ready(_)));
     }
 }

@@ -4,6 +4,7 @@
 //! costs microseconds and never waits for keys. The signature is checked before any claim, so an
 //! expired token under a wrong key reports `signature_invalid`, never facts an attacker chose.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use crate::alg::Algorithm;
@@ -58,6 +59,18 @@ impl<'t> Unverified<'t> {
         jwks: &Jwks,
         now: u64,
     ) -> Result<Verified, VerifyError> {
+        self.verify_reporting(provider, jwks, now)
+            .map_err(|failure| failure.error)
+    }
+
+    /// [`verify`](Self::verify), keeping the claims of a token whose signature held but whose
+    /// claims did not, so the denial can be logged with who it was.
+    pub(crate) fn verify_reporting(
+        self,
+        provider: &Provider,
+        jwks: &Jwks,
+        now: u64,
+    ) -> Result<Verified, Failure> {
         let kid = self.header.kid.clone();
         let kid = kid.as_deref();
         let mut candidates = jwks.candidates(kid, self.alg).peekable();
@@ -66,7 +79,7 @@ impl<'t> Unverified<'t> {
             alg: self.alg.name(),
         };
         if candidates.peek().is_none() {
-            return Err(unknown());
+            return Err(unknown().into());
         }
         let key = if kid.is_some() {
             // Several keys may share a kid across a rotation; any one of them may have signed.
@@ -88,19 +101,41 @@ impl<'t> Unverified<'t> {
                         &self.compact.signature,
                     )
                 }),
-                _ => return Err(unknown()),
+                _ => return Err(unknown().into()),
             }
         };
         let key = key.ok_or(VerifyError::SignatureInvalid)?;
         let kid = key.kid.clone();
         let claims = Claims::parse(&self.compact.payload)?;
-        claims.validate(provider, now)?;
+        if let Err(error) = claims.validate(provider, now) {
+            return Err(Failure {
+                error,
+                claims: Some(Box::new(claims)),
+            });
+        }
         Ok(Verified {
             header: self.header,
             claims,
             alg: self.alg,
             kid,
         })
+    }
+}
+
+/// Why [`Unverified::verify_reporting`] refused a token.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: VerifyError,
+    /// The claims, when the signature verified and only they failed.
+    pub(crate) claims: Option<Box<Claims>>,
+}
+
+impl From<VerifyError> for Failure {
+    fn from(error: VerifyError) -> Failure {
+        Failure {
+            error,
+            claims: None,
+        }
     }
 }
 

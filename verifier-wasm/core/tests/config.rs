@@ -85,6 +85,7 @@ fn the_design_example_parses() {
             timeout_ms: 5_000,
             refresh_seconds: 300,
             refetch_cooldown_seconds: 30,
+            max_stale_seconds: 3_600,
         })
     );
     assert_eq!(config.rules.len(), 2);

@@ -6,9 +6,10 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use verifier_core::decision::IDENTITY_HEADERS;
+use verifier_core::refresh::Freshness;
 use verifier_core::{
-    Config, Decision, Denial, Identity, Jwks, JwksRefresh, KeyState, Keys, Request, VerifyError,
-    decide,
+    Config, Decision, Denial, Identity, Jwks, KeyState, Keys, ProviderKeys, RefreshPolicy, Request,
+    Schedule, VerifyError, decide,
 };
 
 fn signer() -> Signer {
@@ -705,61 +706,69 @@ fn unavailable_keys_are_503_never_a_pass() {
 }
 
 #[test]
-fn a_remote_provider_follows_its_refresh_schedule() {
-    // The host's view: JwksRefresh says Pending before the first answer, Unavailable after a
-    // failure, Ready with keys.
-    struct Refreshing<'r>(&'r JwksRefresh);
+fn a_remote_provider_follows_its_shared_schedule() {
+    // The host's view: ProviderKeys says Pending before the first answer, Unavailable after a
+    // failure, Ready with keys, and Unavailable again once the stale period is over.
+    struct Refreshing<'r>(&'r ProviderKeys);
     impl Keys for Refreshing<'_> {
         fn state(&self, _provider: &str) -> KeyState<'_> {
             self.0.state()
         }
     }
     let config = parse_config(&json!({
-        "providers": {"idp": {"issuer": ISSUER, "audiences": [AUDIENCE], "remote_jwks": {"cluster": "idp", "path": "/jwks"}}},
+        "providers": {"idp": {"issuer": ISSUER, "audiences": [AUDIENCE],
+            "remote_jwks": {"cluster": "idp", "path": "/jwks", "max_stale_seconds": 60}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "idp"}}],
     }));
-    let refresh_seconds = config.remote_providers().next().unwrap().1.refresh_seconds;
-    let mut refresh = JwksRefresh::new(refresh_seconds);
+    let remote = config.remote_providers().next().unwrap().1;
+    let policy = RefreshPolicy::from_remote(remote);
+    let refresh_ms = remote.refresh_seconds * 1_000;
+    let mut vm = ProviderKeys::new(policy);
+    let mut shared = Schedule::default();
     let token = bearer(&read_token());
     let req = request("GET", "/x", Some(&token));
+    let wait = Decision::Wait {
+        provider: "idp".into(),
+    };
 
+    assert_eq!(decide(&config, &Refreshing(&vm), &req, NOW), wait);
+    assert!(shared.take_lease(7, 0, &policy));
+    let _ = vm.sync(shared, None, 0);
+    assert_eq!(decide(&config, &Refreshing(&vm), &req, NOW), wait);
+    shared.on_failure(10, &policy);
+    let _ = vm.sync(shared, None, 10);
     assert_eq!(
-        decide(&config, &Refreshing(&refresh), &req, NOW),
-        Decision::Wait {
-            provider: "idp".into()
-        }
-    );
-    assert!(refresh.poll_fetch(0));
-    assert_eq!(
-        decide(&config, &Refreshing(&refresh), &req, NOW),
-        Decision::Wait {
-            provider: "idp".into()
-        }
-    );
-    refresh.on_failure(10);
-    assert_eq!(
-        denial(decide(&config, &Refreshing(&refresh), &req, NOW)).status,
+        denial(decide(&config, &Refreshing(&vm), &req, NOW)).status,
         503
     );
-    assert!(refresh.poll_fetch(10_000));
-    refresh.on_success(
-        10_100,
-        Jwks::parse(jwks(&[signer().jwk()]).as_bytes()).unwrap(),
-    );
+    assert!(shared.take_lease(7, 10_000, &policy));
+    shared.on_success(10_100, None, true, &policy);
+    let keys = Jwks::parse(jwks(&[signer().jwk()]).as_bytes()).unwrap();
+    assert!(vm.sync(shared, Some(keys), 10_100).keys_changed);
     assert!(matches!(
-        decide(&config, &Refreshing(&refresh), &req, NOW),
+        decide(&config, &Refreshing(&vm), &req, NOW),
         Decision::Allow {
             identity: Some(_),
             ..
         }
     ));
-    // A later failed refresh keeps the keys.
-    assert!(refresh.poll_fetch(10_100 + refresh_seconds * 1_000));
-    refresh.on_failure(10_100 + refresh_seconds * 1_000 + 5);
+    // Later refreshes fail: the keys serve through the stale period, then the provider fails
+    // closed.
+    let stale_at = 10_100 + refresh_ms;
+    shared.on_failure(stale_at, &policy);
+    let _ = vm.sync(shared, None, stale_at);
+    assert_eq!(vm.freshness(), Freshness::Stale);
     assert!(matches!(
-        decide(&config, &Refreshing(&refresh), &req, NOW),
+        decide(&config, &Refreshing(&vm), &req, NOW),
         Decision::Allow { .. }
     ));
+    assert!(vm.sync(shared, None, stale_at + 60_000).expired);
+    assert_eq!(
+        denial(decide(&config, &Refreshing(&vm), &req, NOW))
+            .error
+            .code(),
+        "jwks_unavailable"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -866,4 +875,35 @@ fn decisions_use_the_given_clock() {
     assert!(matches!(at(NOW), Decision::Allow { .. }));
     assert_eq!(denial(at(NOW + 290 + 60)).error.code(), "token_expired");
     assert_eq!(denial(at(NOW - 10 - 61)).error.code(), "iat_in_future");
+}
+
+#[test]
+fn denials_say_who_the_token_claimed_to_be_only_once_its_signature_held() {
+    let config = config();
+    let keys = TestKeys::ready(&config);
+    let expired = claims_with(json!({"exp": NOW - 3_600, "iat": NOW - 3_900}));
+    let token = bearer(&signer().token(&expired));
+    let d = denial(decide(
+        &config,
+        &keys,
+        &request("GET", "/api", Some(&token)),
+        NOW,
+    ));
+    assert_eq!(d.error.code(), "token_expired");
+    assert_eq!(d.facts.kid.as_deref(), Some(signer().kid.as_str()));
+    assert_eq!(d.facts.iss.as_deref(), claims()["iss"].as_str());
+    assert_eq!(d.facts.sub.as_deref(), claims()["sub"].as_str());
+
+    // A forged token's claims are the forger's words: only its kid is reported.
+    let forger = Signer::es256(2).with_kid(&signer().kid);
+    let forged = bearer(&forger.token(&claims_with(json!({"sub": "svc.admin\nINJECTED"}))));
+    let d = denial(decide(
+        &config,
+        &keys,
+        &request("GET", "/api", Some(&forged)),
+        NOW,
+    ));
+    assert_eq!(d.error.code(), "signature_invalid");
+    assert_eq!(d.facts.kid.as_deref(), Some(signer().kid.as_str()));
+    assert_eq!((d.facts.iss, d.facts.sub), (None, None));
 }

@@ -6,14 +6,36 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::MapType;
+use proxy_wasm::types::{MapType, Status};
 
-/// The host's wall clock in milliseconds since the epoch (0 if the host cannot say).
-pub(crate) fn now_ms() -> u64 {
+/// The host's wall clock in nanoseconds since the epoch (0 if the host cannot say).
+pub(crate) fn now_ns() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The host's wall clock in milliseconds since the epoch (0 if the host cannot say).
+pub(crate) fn now_ms() -> u64 {
+    now_ns() / 1_000_000
+}
+
+/// A shared-data value and its compare-and-swap token; `(None, None)` when absent.
+pub(crate) fn shared_get(key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+    hostcalls::get_shared_data(key).unwrap_or((None, None))
+}
+
+/// Stores a shared-data value; with `Some(cas)`, only if nobody wrote it since that read.
+pub(crate) fn shared_set(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+    hostcalls::set_shared_data(key, Some(value), cas)
+}
+
+/// A header of the HTTP call response being handled, as bytes.
+pub(crate) fn call_response_header(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name)
+        .ok()
+        .flatten()
 }
 
 /// A request header as UTF-8; `Err(())` when present but not UTF-8.

@@ -41,17 +41,29 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        let now_ms = host::now_ms();
-        let outcome = process(&self.state.borrow(), now_ms);
+        let now_ns = host::now_ns();
+        let now_ms = now_ns / 1_000_000;
+        let outcome = process(&self.state.borrow(), now_ns);
         match outcome {
             Outcome::Continue => Action::Continue,
             Outcome::Responded => Action::Pause,
             Outcome::Wait(provider) => {
                 let mut state = self.state.borrow_mut();
-                // The root's next tick starts the fetch (a call from here would answer to this
-                // stream, and die with it).
-                if let Some(refresh) = state.remotes.get_mut(&provider) {
-                    refresh.force(now_ms);
+                state.metrics.borrow_mut().waited();
+                // Make a fetch due for the whole Envoy (once per cooldown); whichever VM's tick
+                // comes first fetches. Not from here: a call made from an HTTP context answers
+                // to this stream, and dies with it.
+                // A provider without keys is waiting for a fetch that is already due, and must
+                // not spend the cooldown that an unknown kid may need later.
+                if let Some(remote) = state
+                    .remotes
+                    .get_mut(&provider)
+                    .filter(|r| r.keys.keys().is_some())
+                {
+                    let policy = *remote.keys.policy();
+                    if let Some(schedule) = remote.endpoint.update(|s| s.force(now_ms, &policy)) {
+                        let _ = remote.keys.sync(schedule, None, now_ms);
+                    }
                 }
                 let wait_ms = state.config.as_ref().map_or(0, |c| c.jwks_wait_ms);
                 let deadline_ms = now_ms.saturating_add(wait_ms);
@@ -67,7 +79,8 @@ impl HttpContext for Http {
 }
 
 /// Decides for the request of the current effective context and applies the decision.
-pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
+pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
+    let now_ms = started_ns / 1_000_000;
     let Some(config) = state.config.as_ref() else {
         // on_configure refused the configuration, so Envoy should not have created this stream;
         // if it did, fail closed.
@@ -92,6 +105,7 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
         let error = VerifyError::AuthorizationMalformed {
             reason: "not valid UTF-8",
         };
+        state.metrics.borrow_mut().denied(error.code());
         respond(&Denial::new(error, &config.realm), &method, &path);
         return Outcome::Responded;
     };
@@ -100,10 +114,18 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
         path: &path,
         authorization: authorization.as_deref(),
     };
-    let decision = {
+    let (decision, missed) = {
         let mut cache = state.cache.borrow_mut();
-        decide_cached(config, state, &mut cache, &request, now_ms / 1000)
+        let misses = cache.stats().misses;
+        let decision = decide_cached(config, state, &mut cache, &request, now_ms / 1000);
+        (decision, cache.stats().misses != misses)
     };
+    let mut metrics = state.metrics.borrow_mut();
+    if missed {
+        // A token not in the cache was parsed and (unless refused earlier) verified.
+        let micros = host::now_ns().saturating_sub(started_ns) / 1_000;
+        metrics.record("verify_us", micros);
+    }
     match decision {
         Decision::Allow {
             identity,
@@ -119,9 +141,11 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
                 // the upstream sees only the one the decision was made on.
                 host::set_request_header("authorization", Some(value));
             }
+            metrics.allowed();
             Outcome::Continue
         }
         Decision::Deny(denial) => {
+            metrics.denied(denial.error.code());
             respond(&denial, &method, &path);
             Outcome::Responded
         }
@@ -129,17 +153,29 @@ pub(crate) fn process(state: &State, now_ms: u64) -> Outcome {
     }
 }
 
-/// Sends the denial and logs one line for it (never the token).
+/// Sends the denial and logs one JSON line for it: who the token claimed to be, never the token.
 pub(crate) fn respond(denial: &Denial, method: &str, path: &str) {
-    let route = path.split('?').next().unwrap_or_default();
-    log::info!(
-        "verifier: deny status={} code={} method={} path={} reason={}",
-        denial.status,
-        denial.error.code(),
-        method,
-        route,
-        denial.error
-    );
+    const MAX_ROUTE: usize = 256;
+    let route: String = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_ROUTE)
+        .collect();
+    let facts = &denial.facts;
+    let line = serde_json::json!({
+        "event": "verifier.deny",
+        "status": denial.status,
+        "code": denial.error.code(),
+        "kid": facts.kid,
+        "iss": facts.iss,
+        "sub": facts.sub,
+        "method": method,
+        "route": route,
+        "reason": denial.error.to_string(),
+    });
+    log::info!("{line}");
     let mut headers = vec![
         ("content-type", "application/json"),
         ("cache-control", "no-store"),

@@ -9,7 +9,9 @@
 
 mod host;
 mod http;
+mod metrics;
 mod root;
+mod shared;
 mod state;
 
 /// The VM entry point (`_initialize`), which Envoy calls once per worker VM.

@@ -4,7 +4,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use verifier_core::{Config, JwksRefresh, KeySource, KeyState, Keys, TokenCache};
+use verifier_core::refresh::Freshness;
+use verifier_core::{Config, KeySource, KeyState, Keys, ProviderKeys, RefreshPolicy, TokenCache};
+
+use crate::metrics::Metrics;
+use crate::shared::Endpoint;
 
 /// A request paused until its provider's keys arrive.
 #[derive(Debug, Clone)]
@@ -17,30 +21,49 @@ pub(crate) struct Waiting {
     pub(crate) deadline_ms: u64,
 }
 
+/// A remote provider as this VM sees it.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    /// Where its JWKS lives in shared data.
+    pub(crate) endpoint: Endpoint,
+    /// The shared schedule as last read, and this VM's keys.
+    pub(crate) keys: ProviderKeys,
+    /// The freshness last reported, so a stale period is logged once when it starts and ends.
+    pub(crate) reported: Freshness,
+}
+
 /// State shared by the root context and the HTTP contexts of one VM (single-threaded).
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// The loaded configuration; `None` until `on_configure` succeeds.
     pub(crate) config: Option<Rc<Config>>,
-    /// Fetch schedule and keys of each remote provider.
-    pub(crate) remotes: BTreeMap<String, JwksRefresh>,
+    /// This VM's name in leases: random, so no two VMs of one Envoy share it.
+    pub(crate) vm_id: u64,
+    /// Each remote provider's keys.
+    pub(crate) remotes: BTreeMap<String, Remote>,
     /// Outstanding JWKS calls: token id → provider.
     pub(crate) calls: BTreeMap<u32, String>,
     /// Requests waiting for keys.
     pub(crate) waiting: Vec<Waiting>,
     /// Tokens this worker has verified (its own RefCell: requests update it while reading the rest).
     pub(crate) cache: RefCell<TokenCache>,
+    /// Counters not yet reported to Envoy.
+    pub(crate) metrics: RefCell<Metrics>,
 }
 
 impl State {
-    /// Installs a new configuration and resets the fetch schedule.
-    pub(crate) fn configure(&mut self, config: Config) {
+    /// Installs a new configuration.
+    pub(crate) fn configure(&mut self, config: Config, vm_id: u64) {
+        self.vm_id = vm_id;
         self.remotes = config
             .remote_providers()
             .map(|(name, remote)| {
-                let refresh = JwksRefresh::new(remote.refresh_seconds)
-                    .with_refetch_cooldown(remote.refetch_cooldown_seconds);
-                (name.to_owned(), refresh)
+                let state = Remote {
+                    endpoint: Endpoint::new(remote),
+                    keys: ProviderKeys::new(RefreshPolicy::from_remote(remote)),
+                    reported: Freshness::Missing,
+                };
+                (name.to_owned(), state)
             })
             .collect();
         self.cache = RefCell::new(TokenCache::new(config.token_cache));
@@ -60,7 +83,7 @@ impl Keys for State {
             });
         match (local, self.remotes.get(provider)) {
             (Some(jwks), _) => KeyState::Ready(jwks),
-            (None, Some(refresh)) => refresh.state(),
+            (None, Some(remote)) => remote.keys.state(),
             (None, None) => KeyState::Unavailable,
         }
     }
@@ -68,6 +91,6 @@ impl Keys for State {
     fn may_refetch(&self, provider: &str, now: u64) -> bool {
         self.remotes
             .get(provider)
-            .is_some_and(|r| r.may_refetch(now.saturating_mul(1000)))
+            .is_some_and(|r| r.keys.may_refetch(now.saturating_mul(1000)))
     }
 }
