@@ -13,8 +13,8 @@ use crate::compact;
 use crate::json;
 use crate::limits::{MAX_JSON_DEPTH, MAX_JWKS_BYTES, MAX_JWKS_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
 
-/// Members that only private or symmetric keys have (RFC 7518 §6.2.2, §6.3.2, §6.4).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/// Members that only private or symmetric keys have (RFC 7518 §6.2.2, §6.3.2, §6.4; `priv` of AKP keys).
+const PRIVATE_MEMBERS: [&str; 9] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"];
 
 /// A usable public key from a JWKS.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,7 +74,42 @@ enum Key {
     Es256(p256::ecdsa::SigningKey),
     EdDsa(ed25519_compact::KeyPair),
     Rs256(&'static rsa::RsaPrivateKey),
+    Es384(p384::ecdsa::SigningKey),
+    /// The RSA test key for RS384, RS512, PS256, PS384 or PS512.
+    Rsa(&'static rsa::RsaPrivateKey, verifier_core::Algorithm),
+    MlDsa44(Box<ml_dsa::SigningKey<ml_dsa::MlDsa44>>),
+    MlDsa65(Box<ml_dsa::SigningKey<ml_dsa::MlDsa65>>),
 }
+
+/// A deterministic byte stream for the PSS salt and RSA blinding (tests need repeatable
+/// tokens, not secret ones).
+struct CountingRng(u64);
+
+impl rsa::rand_core::RngCore for CountingRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::CryptoRng for CountingRng {}
 
 /// A deterministic signing key with a `kid`.
 pub struct Signer {
@@ -131,6 +166,51 @@ impl Signer {
         }
     }
 
+    /// A P-384 key whose scalar is 48 bytes of `n` (1..=0x7f keeps it below the group order).
+    pub fn es384(n: u8) -> Signer {
+        assert!((1..=0x7f).contains(&n));
+        let key = p384::ecdsa::SigningKey::from_slice(&[n; 48]).expect("valid P-384 scalar");
+        Signer {
+            kid: format!("es384-{n}"),
+            key: Key::Es384(key),
+        }
+    }
+
+    /// The 2048-bit RSA test key (the one [`Signer::rs256`] uses) for another RSA algorithm:
+    /// RS256, RS384, RS512, PS256, PS384 or PS512; the `kid` is the lower-case name plus `-1`.
+    pub fn rsa(alg: verifier_core::Algorithm) -> Signer {
+        use verifier_core::Algorithm::*;
+        assert!(
+            matches!(alg, Rs256 | Rs384 | Rs512 | Ps256 | Ps384 | Ps512),
+            "{alg} is not an RSA algorithm"
+        );
+        if alg == Rs256 {
+            return Signer::rs256();
+        }
+        Signer {
+            kid: format!("{}-1", alg.name().to_lowercase()),
+            key: Key::Rsa(&rsa_pair().1, alg),
+        }
+    }
+
+    /// An ML-DSA-44 key from the seed 32 bytes of `n`.
+    pub fn mldsa44(n: u8) -> Signer {
+        let key = ml_dsa::SigningKey::<ml_dsa::MlDsa44>::from_seed(&[n; 32].into());
+        Signer {
+            kid: format!("ml-dsa-44-{n}"),
+            key: Key::MlDsa44(Box::new(key)),
+        }
+    }
+
+    /// An ML-DSA-65 key from the seed 32 bytes of `n`.
+    pub fn mldsa65(n: u8) -> Signer {
+        let key = ml_dsa::SigningKey::<ml_dsa::MlDsa65>::from_seed(&[n; 32].into());
+        Signer {
+            kid: format!("ml-dsa-65-{n}"),
+            key: Key::MlDsa65(Box::new(key)),
+        }
+    }
+
     /// The same key under another `kid`.
     pub fn with_kid(mut self, kid: &str) -> Signer {
         self.kid = kid.into();
@@ -143,11 +223,17 @@ impl Signer {
             Key::Es256(_) => "ES256",
             Key::EdDsa(_) => "EdDSA",
             Key::Rs256(_) => "RS256",
+            Key::Es384(_) => "ES384",
+            Key::Rsa(_, alg) => alg.name(),
+            Key::MlDsa44(_) => "ML-DSA-44",
+            Key::MlDsa65(_) => "ML-DSA-65",
         }
     }
 
     /// Signs `message` exactly as JWS does: ES256 as the fixed 64-byte `r || s`, EdDSA as the
-    /// 64-byte Ed25519 signature, RS256 as RSASSA-PKCS1-v1_5 with SHA-256.
+    /// 64-byte Ed25519 signature, RS256 as RSASSA-PKCS1-v1_5 with SHA-256. Likewise ES384
+    /// (96-byte `r || s`), RS384/RS512, PS256/384/512 (MGF1 with the same hash, salt as long as
+    /// the hash, from a deterministic generator) and ML-DSA (deterministic, empty context).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         match &self.key {
             Key::Es256(key) => {
@@ -162,6 +248,55 @@ impl Signer {
                 key.sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
                     .expect("RSA signing")
             }
+            Key::Es384(key) => {
+                use p384::ecdsa::signature::Signer as _;
+                let signature: p384::ecdsa::Signature = key.sign(message);
+                signature.to_bytes().to_vec()
+            }
+            Key::Rsa(key, alg) => {
+                use sha2::Digest as _;
+                use verifier_core::Algorithm::*;
+                let mut rng = CountingRng(u64::from(message.len() as u32));
+                let signed = match alg {
+                    Rs384 => key.sign(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+                        &sha2::Sha384::digest(message),
+                    ),
+                    Rs512 => key.sign(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+                        &sha2::Sha512::digest(message),
+                    ),
+                    Ps256 => key.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::new::<sha2::Sha256>(),
+                        &sha2::Sha256::digest(message),
+                    ),
+                    Ps384 => key.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::new::<sha2::Sha384>(),
+                        &sha2::Sha384::digest(message),
+                    ),
+                    Ps512 => key.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::new::<sha2::Sha512>(),
+                        &sha2::Sha512::digest(message),
+                    ),
+                    other => panic!("{other} is not signed by Key::Rsa"),
+                };
+                signed.expect("RSA signing")
+            }
+            Key::MlDsa44(key) => key
+                .expanded_key()
+                .sign_deterministic(message, &[])
+                .expect("ML-DSA-44 signing")
+                .encode()
+                .to_vec(),
+            Key::MlDsa65(key) => key
+                .expanded_key()
+                .sign_deterministic(message, &[])
+                .expect("ML-DSA-65 signing")
+                .encode()
+                .to_vec(),
         }
     }
 
@@ -173,7 +308,16 @@ impl Signer {
         }
     }
 
-    /// The public key's members only (`kty`, `crv`, `x`, `y` / `n`, `e`).
+    /// The uncompressed SEC1 point of an ES384 key (`04 || x || y`).
+    pub fn sec1_uncompressed_p384(&self) -> Vec<u8> {
+        match &self.key {
+            Key::Es384(key) => key.verifying_key().to_sec1_point(false).as_bytes().to_vec(),
+            _ => panic!("not an ES384 key"),
+        }
+    }
+
+    /// The public key's members only (`kty`, `crv`, `x`, `y` / `n`, `e`; for ML-DSA `kty`,
+    /// `pub` and `alg`, which an AKP key cannot do without).
     pub fn bare_jwk(&self) -> Value {
         match &self.key {
             Key::Es256(_) => {
@@ -184,6 +328,22 @@ impl Signer {
             Key::Rs256(key) => {
                 use rsa::traits::PublicKeyParts as _;
                 json!({"kty": "RSA", "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be())})
+            }
+            Key::Es384(_) => {
+                let point = self.sec1_uncompressed_p384();
+                json!({"kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..97])})
+            }
+            Key::Rsa(key, _) => {
+                use rsa::traits::PublicKeyParts as _;
+                json!({"kty": "RSA", "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be())})
+            }
+            Key::MlDsa44(key) => {
+                use ml_dsa::signature::Keypair as _;
+                json!({"kty": "AKP", "alg": "ML-DSA-44", "pub": b64(key.verifying_key().encode())})
+            }
+            Key::MlDsa65(key) => {
+                use ml_dsa::signature::Keypair as _;
+                json!({"kty": "AKP", "alg": "ML-DSA-65", "pub": b64(key.verifying_key().encode())})
             }
         }
     }
@@ -265,6 +425,42 @@ pub fn merge(target: &mut Value, changes: Value) {
 /// JSON nested `depth` levels deep: `depth` arrays around a 0 (`depth == 0` is just `0`).
 pub fn nested(depth: usize) -> Value {
     (0..depth).fold(json!(0), |inner, _| json!([inner]))
+}
+
+/// The issuer's custom claims, as jwt-simple serializes them beside the registered ones.
+#[derive(serde::Serialize)]
+pub struct JwtSimpleAccessClaims {
+    /// `client_id`.
+    pub client_id: String,
+    /// `scope`.
+    pub scope: String,
+}
+
+/// The claims of [`claims`] as a jwt-simple claim set (issued at [`NOW`], 300 s, `nbf` = `iat`).
+pub fn jwt_simple_claims() -> jwt_simple::prelude::JWTClaims<JwtSimpleAccessClaims> {
+    use jwt_simple::prelude::*;
+    let custom = JwtSimpleAccessClaims {
+        client_id: "warehouse".into(),
+        scope: "instruments:read".into(),
+    };
+    let mut c = Claims::with_custom_claims(custom, Duration::from_secs(300))
+        .with_issuer(ISSUER)
+        .with_subject("svc.warehouse")
+        .with_audience(AUDIENCE)
+        .with_jwt_id("3c0d4a57-jti");
+    // jwt-simple stamps the wall clock; pin it to the test clock.
+    c.issued_at = Some(Duration::from_secs(NOW));
+    c.invalid_before = Some(Duration::from_secs(NOW));
+    c.expires_at = Some(Duration::from_secs(NOW + 300));
+    c
+}
+
+/// jwt-simple header options for `typ: "at+jwt"`.
+pub fn jwt_simple_at_jwt() -> jwt_simple::prelude::HeaderOptions {
+    jwt_simple::prelude::HeaderOptions {
+        signature_type: Some("at+jwt".into()),
+        ..Default::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
