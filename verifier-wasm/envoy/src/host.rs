@@ -1,7 +1,8 @@
 //! Thin wrappers over the proxy-wasm host calls we use, on the current effective context.
 //!
 //! The SDK's string getters `unwrap` UTF-8 conversions and would panic on a hostile header
-//! value, so headers are read as bytes here and converted without panicking.
+//! value, so headers are read as bytes (see `head.rs` for the request's) and converted without
+//! panicking.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -36,14 +37,6 @@ pub(crate) fn call_response_header(name: &str) -> Option<Vec<u8>> {
     hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name)
         .ok()
         .flatten()
-}
-
-/// A request header as UTF-8; `Err(())` when present but not UTF-8.
-pub(crate) fn request_header(name: &str) -> Result<Option<String>, ()> {
-    match hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name) {
-        Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| ()),
-        Ok(None) | Err(_) => Ok(None),
-    }
 }
 
 /// Sets (or with `None` removes every instance of) a request header.

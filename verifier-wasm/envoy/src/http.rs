@@ -8,6 +8,7 @@ use proxy_wasm::types::Action;
 use verifier_core::decision::IDENTITY_HEADERS;
 use verifier_core::{Decision, Denial, Request, VerifyError, decide_cached};
 
+use crate::head::RequestHead;
 use crate::host;
 use crate::state::{State, Waiting};
 
@@ -91,28 +92,32 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
         );
         return Outcome::Responded;
     };
+    let head = RequestHead::read();
     // The upstream trusts these headers, so only this filter may set them.
     for name in IDENTITY_HEADERS {
-        host::set_request_header(name, None);
+        if head.has(name) {
+            host::set_request_header(name, None);
+        }
     }
-    let method = host::request_header(":method")
-        .unwrap_or_default()
-        .unwrap_or_default();
-    let path = host::request_header(":path")
-        .unwrap_or_default()
-        .unwrap_or_default();
-    let Ok(authorization) = host::request_header("authorization") else {
-        let error = VerifyError::AuthorizationMalformed {
-            reason: "not valid UTF-8",
-        };
-        state.metrics.borrow_mut().denied(error.code());
-        respond(&Denial::new(error, &config.realm), &method, &path);
-        return Outcome::Responded;
+    let text = |name: &str| head.first(name).and_then(|v| std::str::from_utf8(v).ok());
+    let method = text(":method").unwrap_or_default();
+    let path = text(":path").unwrap_or_default();
+    let authorization = match head.first("authorization").map(std::str::from_utf8) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => {
+            let error = VerifyError::AuthorizationMalformed {
+                reason: "not valid UTF-8",
+            };
+            state.metrics.borrow_mut().denied(error.code());
+            respond(&Denial::new(error, &config.realm), method, path);
+            return Outcome::Responded;
+        }
     };
     let request = Request {
-        method: &method,
-        path: &path,
-        authorization: authorization.as_deref(),
+        method,
+        path,
+        authorization,
     };
     let (decision, missed) = {
         let mut cache = state.cache.borrow_mut();
@@ -136,7 +141,9 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
             }
             if strip_authorization {
                 host::set_request_header("authorization", None);
-            } else if let Some(value) = &authorization {
+            } else if let Some(value) =
+                authorization.filter(|_| head.values("authorization").nth(1).is_some())
+            {
                 // Replacing removes any second Authorization header the caller slipped in, so
                 // the upstream sees only the one the decision was made on.
                 host::set_request_header("authorization", Some(value));
@@ -146,7 +153,7 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
         }
         Decision::Deny(denial) => {
             metrics.denied(denial.error.code());
-            respond(&denial, &method, &path);
+            respond(&denial, method, path);
             Outcome::Responded
         }
         Decision::Wait { provider } => Outcome::Wait(provider),

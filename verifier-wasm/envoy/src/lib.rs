@@ -4,9 +4,10 @@
 //! write headers, send local replies, hold requests that arrive before the first keys. Every
 //! decision about a token is made by `verifier-core`. Nothing here may panic on input: a panic
 //! kills the VM and with it every request the worker handles afterwards.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod head;
 mod host;
 mod http;
 mod metrics;
