@@ -3,7 +3,8 @@
 #   make build   release issuer + demo upstream, and the Envoy filter (wasm32-wasip1)
 #   make run     build, then the demo stack in the foreground on loopback; Ctrl-C stops it
 #   make test    deps, build what the tests run, fmt + clippy, every test (.ci/run calls this)
-#   make bench   throughput with and without the filter through real Envoy (needs wrk, installed if missing)
+#   make bench   the filter against no filter, a no-op wasm filter and native jwt_authn through real
+#                Envoy, warm, cold and with a scope rule (needs wrk, installed if missing)
 #   make deps    install what is missing (each step is skipped when already there)
 #
 # The machine is assumed to be a fresh Debian with rustup, Python 3 and git; apt-get is used only for
