@@ -235,8 +235,15 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
             PublicKey::P384(key)
         }
         (Some("OKP"), Some("Ed25519")) => {
-            let key = ed25519_compact::PublicKey::from_slice(&bytes("x")?)
+            let x: [u8; 32] = bytes("x")?
+                .try_into()
                 .map_err(|_| "an Ed25519 key must be 32 bytes")?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+                .map_err(|_| "the Ed25519 key is not a curve point")?;
+            // A small-order key verifies signatures anyone can forge for some messages.
+            if key.is_weak() {
+                return Err("the Ed25519 key is of small order");
+            }
             PublicKey::Ed25519(key)
         }
         (Some("RSA"), _) => PublicKey::Rsa(rsa_key(&bytes("n")?, &bytes("e")?)?),
