@@ -112,8 +112,8 @@ impl<P: MlDsaParams> MlDsaKey<P> {
 /// Public key material, already checked for strength and validity when it was loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
-    /// A P-256 point.
-    P256(p256::ecdsa::VerifyingKey),
+    /// A P-256 point, with its verification table.
+    P256(crate::es256::P256Key),
     /// A P-384 point.
     P384(p384::ecdsa::VerifyingKey),
     /// An Ed25519 public key (not of small order).
@@ -149,10 +149,7 @@ impl PublicKey {
         match (self, alg) {
             // JWS ECDSA signatures are the fixed-size `r || s` (RFC 7518 §3.4), never DER;
             // from_slice also refuses r or s of zero (the "psychic signature" attack).
-            (PublicKey::P256(key), Algorithm::Es256) => {
-                p256::ecdsa::Signature::from_slice(signature)
-                    .is_ok_and(|sig| key.verify(message, &sig).is_ok())
-            }
+            (PublicKey::P256(key), Algorithm::Es256) => key.verify(message, signature),
             (PublicKey::P384(key), Algorithm::Es384) => {
                 p384::ecdsa::Signature::from_slice(signature)
                     .is_ok_and(|sig| key.verify(message, &sig).is_ok())

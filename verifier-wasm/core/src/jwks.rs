@@ -219,7 +219,7 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
             // Refuses points off the curve and the identity (invalid-curve attacks).
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                 .map_err(|_| "the point is not on P-256")?;
-            PublicKey::P256(key)
+            PublicKey::P256(crate::es256::P256Key::new(key))
         }
         (Some("EC"), Some("P-384")) => {
             let (x, y) = (bytes("x")?, bytes("y")?);

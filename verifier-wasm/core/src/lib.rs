@@ -31,6 +31,7 @@ pub mod compact;
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod es256;
 pub mod header;
 mod json;
 pub mod jwks;
