@@ -76,6 +76,7 @@ impl Root {
                 timeout,
             ) {
                 Some(token) => {
+                    log::debug!("verifier: vm {vm:x} fetching the JWKS of {name} (call {token})");
                     state.calls.insert(token, name.to_owned());
                     let metric = format!("jwks.{}.fetches", metrics::segment(name));
                     state.metrics.borrow_mut().add(&metric, 1);
@@ -303,6 +304,10 @@ impl Context for Root {
         _trailers: usize,
     ) {
         let now_ms = host::now_ms();
+        log::debug!(
+            "verifier: vm {:x}: JWKS call {token_id} answered",
+            self.state.borrow().vm_id
+        );
         let Some(provider) = self.state.borrow_mut().calls.remove(&token_id) else {
             return;
         };
