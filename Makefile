@@ -39,6 +39,7 @@ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-re
 endef
 
 .PHONY: build build-native build-filter run test bench deps deps-rust deps-cc deps-envoy deps-bench
+.PHONY: fuzz-smoke deps-fuzz
 
 ## build ##################################################################################################
 
@@ -73,6 +74,49 @@ test: deps
 	UPSTREAM_BIN=$(TARGET_DIR)/debug/demo-upstream \
 	FILTER_WASM=$(FILTER_WASM) \
 	$(CARGO) test -j$(JOBS) --workspace --no-fail-fast
+	$(MAKE) --no-print-directory fuzz-smoke
+
+## fuzz ###################################################################################################
+
+# cargo fuzz (libFuzzer) on the verifier core, each target for FUZZ_SECONDS from the checked-in seeds
+# (a fresh working corpus each time, so every run starts alike and none slows the next); about 2 minutes
+# from a cold build, 1 once built. A crash fails make and is saved under
+# verifier-wasm/fuzz/artifacts/<target>/. verifier-wasm/fuzz/README.md has the long run and how to turn a
+# crash into a regression test. cargo fuzz needs nightly, used here only (`cargo +nightly`): the rest of the
+# build stays on the stable toolchain rust-toolchain.toml pins. No sanitizer: the core forbids unsafe
+# code, and without ASan a run executes three to four times as many inputs (the README says when to use it).
+FUZZ_DIR := $(CURDIR)/verifier-wasm/fuzz
+FUZZ_TARGETS := token signed jwks config
+FUZZ_SECONDS ?= 15
+CARGO_NIGHTLY ?= cargo +nightly
+FUZZ_FLAGS := -O --debug-assertions --sanitizer none --fuzz-dir $(FUZZ_DIR) --target-dir $(FUZZ_DIR)/target
+LIBFUZZER_FLAGS := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -max_len=9000 \
+	-dict=$(FUZZ_DIR)/dict/jose.dict -print_final_stats=1
+
+fuzz-smoke: deps-fuzz
+	$(CARGO) fmt --manifest-path $(FUZZ_DIR)/Cargo.toml -- --check
+	CARGO_BUILD_JOBS=$(JOBS) $(CARGO_NIGHTLY) fuzz build $(FUZZ_FLAGS)
+	@for target in $(FUZZ_TARGETS); do \
+	  corpus="$(FUZZ_DIR)/target/smoke-corpus/$$target" log="$(FUZZ_DIR)/target/fuzz-smoke-$$target.log"; \
+	  rm -rf "$$corpus"; mkdir -p "$$corpus"; \
+	  echo "fuzz: $$target for $(FUZZ_SECONDS)s (log: $$log)"; \
+	  if ! CARGO_BUILD_JOBS=$(JOBS) $(CARGO_NIGHTLY) fuzz run $(FUZZ_FLAGS) "$$target" \
+	       "$$corpus" "$(FUZZ_DIR)/seeds/$$target" -- $(LIBFUZZER_FLAGS) >"$$log" 2>&1; then \
+	    tail -n 80 "$$log"; \
+	    echo "fuzz: $$target FAILED; the input is in verifier-wasm/fuzz/artifacts/$$target/" >&2; \
+	    exit 1; \
+	  fi; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' "$$log" || tail -n 3 "$$log"; \
+	done
+
+# Nightly (minimal profile, beside the pinned stable), cargo-fuzz, and a C++ compiler for libFuzzer.
+deps-fuzz: deps-cc
+	@if rustup run nightly rustc --version >/dev/null 2>&1; then echo "deps: rust nightly present"; \
+	else rustup toolchain install nightly --profile minimal; fi
+	@if $(CARGO_NIGHTLY) fuzz --version >/dev/null 2>&1; then echo "deps: cargo-fuzz present"; \
+	else $(CARGO) install cargo-fuzz --locked; fi
+	@if command -v c++ >/dev/null; then echo "deps: c++ present"; \
+	else $(call apt_install,g++); fi
 
 ## bench ##################################################################################################
 

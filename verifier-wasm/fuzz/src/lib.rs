@@ -1,0 +1,448 @@
+//! The fixture every fuzz target shares, and the properties they check.
+//!
+//! A fixed configuration (two providers, four rules), a fixed JWKS holding one ES256 and one
+//! Ed25519 key whose private halves are known here (so a target can sign what the fuzzer wrote
+//! and reach the claim checks behind the signature), a fixed clock, and [`check_decision`]:
+//! `decide` must never panic, and what it answers must agree with `verify`, with the token
+//! cache (a hit answers as a miss did) and with what may go on the wire (no control characters
+//! in a header value, a JSON body with the stable code).
+//!
+//! `examples/seeds.rs` writes the seed corpora in `seeds/` from this fixture.
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use verifier_core::decision::bearer_token;
+use verifier_core::{
+    Algorithm, Config, Decision, Denial, Jwks, KeySource, KeyState, Keys, Provider, Request,
+    TokenCache, VerifyError,
+};
+
+/// The clock, Unix seconds (2023-11-14), unless a target varies it.
+pub const NOW: u64 = 1_700_000_000;
+/// The issuer of the `local` provider.
+pub const ISSUER: &str = "https://issuer.test";
+/// The audience of the `local` provider.
+pub const AUDIENCE: &str = "svc.api";
+/// The issuer of the `third` provider (no `typ` required, EdDSA only).
+pub const THIRD_ISSUER: &str = "https://third.test";
+/// The audience of the `third` provider.
+pub const THIRD_AUDIENCE: &str = "third.api";
+/// The `kid` of the ES256 key.
+pub const ES256_KID: &str = "es256-1";
+/// The `kid` of the Ed25519 key.
+pub const EDDSA_KID: &str = "eddsa-2";
+
+/// Routes of the fixed configuration, as (method, path, provider the rule requires).
+pub const ROUTES: [(&str, &str, Option<&str>); 4] = [
+    ("GET", "/api/v1/instruments", Some("local")),
+    ("POST", "/api/v1/write", Some("local")),
+    ("GET", "/third/x", Some("third")),
+    ("GET", "/healthz", None),
+];
+
+/// Canonical base64url, as JOSE requires.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The fixed keys, configuration and key set.
+pub struct Fixture {
+    /// The parsed configuration of [`config_json`].
+    pub config: Config,
+    es256: p256::ecdsa::SigningKey,
+    eddsa: ed25519_compact::KeyPair,
+}
+
+/// The fixture, built once per process.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let (es256, eddsa) = keys();
+        let config = Config::parse(config_json().to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("the fixture's configuration is refused: {e}"));
+        Fixture {
+            config,
+            es256,
+            eddsa,
+        }
+    })
+}
+
+fn keys() -> (p256::ecdsa::SigningKey, ed25519_compact::KeyPair) {
+    let es256 = p256::ecdsa::SigningKey::from_slice(&[1; 32]).expect("valid P-256 scalar");
+    let eddsa = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([2; 32]));
+    (es256, eddsa)
+}
+
+/// The public JWKS: the ES256 and the Ed25519 key, each with `kid`, `alg` and `use`.
+pub fn jwks_json() -> Value {
+    let (es256, eddsa) = keys();
+    let point = es256.verifying_key().to_sec1_point(false);
+    let point = point.as_bytes();
+    json!({"keys": [
+        {"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+         "kid": ES256_KID, "alg": "ES256", "use": "sig"},
+        {"kty": "OKP", "crv": "Ed25519", "x": b64(eddsa.pk.as_ref()),
+         "kid": EDDSA_KID, "alg": "EdDSA", "use": "sig"},
+    ]})
+}
+
+/// The configuration: `local` (ES256 and EdDSA, `typ` at+jwt, keys as a JSON string) and
+/// `third` (EdDSA, any `typ`, keys as an object); a public route, a scoped write route, a route
+/// for `third` and a catch-all for `local` (see [`ROUTES`]).
+pub fn config_json() -> Value {
+    let jwks = jwks_json();
+    json!({
+        "providers": {
+            "local": {
+                "issuer": ISSUER,
+                "audiences": [AUDIENCE],
+                "algorithms": ["ES256", "EdDSA"],
+                "local_jwks": jwks.to_string(),
+            },
+            "third": {
+                "issuer": THIRD_ISSUER,
+                "audiences": [THIRD_AUDIENCE, "other"],
+                "algorithms": ["EdDSA"],
+                "typ": null,
+                "clock_skew_seconds": 0,
+                "max_lifetime_seconds": 600,
+                "forward": true,
+                "local_jwks": jwks,
+            },
+        },
+        "rules": [
+            {"match": {"path": "/healthz"}, "public": true},
+            {"match": {"prefix": "/api/v1/write", "methods": ["POST"]},
+             "requires": {"provider": "local", "scopes": ["instruments:write"]}},
+            {"match": {"prefix": "/third"}, "requires": {"provider": "third"}},
+            {"match": {"prefix": "/"}, "requires": {"provider": "local"}},
+        ],
+        "realm": "fuzz",
+    })
+}
+
+/// A claim set `local` accepts at [`NOW`], with scope `instruments:read`.
+pub fn claims() -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": "svc.warehouse",
+        "aud": AUDIENCE,
+        "client_id": "warehouse",
+        "iat": NOW - 10,
+        "exp": NOW + 290,
+        "jti": "4f1c2a0e-jti",
+        "scope": "instruments:read",
+    })
+}
+
+/// The issuer's header for `alg`: `{"alg", "typ": "at+jwt", "kid"}`.
+pub fn header(alg: Algorithm) -> Value {
+    let kid = match alg {
+        Algorithm::EdDsa => EDDSA_KID,
+        _ => ES256_KID,
+    };
+    json!({"alg": alg.name(), "typ": "at+jwt", "kid": kid})
+}
+
+impl Fixture {
+    /// A provider of the configuration.
+    pub fn provider(&self, name: &str) -> &Provider {
+        &self.config.providers[name]
+    }
+
+    /// A provider's keys.
+    pub fn jwks(&self, name: &str) -> &Jwks {
+        match &self.provider(name).keys {
+            KeySource::Local(jwks) => jwks,
+            KeySource::Remote(_) => unreachable!("the fixture's keys are local"),
+        }
+    }
+
+    /// Signs `input` as JWS does with the fixture's key for `alg` (ES256 or EdDSA).
+    pub fn sign(&self, alg: Algorithm, input: &[u8]) -> Option<Vec<u8>> {
+        match alg {
+            Algorithm::Es256 => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = self.es256.sign(input);
+                Some(signature.to_bytes().to_vec())
+            }
+            Algorithm::EdDsa => Some(self.eddsa.sk.sign(input, None).as_ref().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// A compact token over these header and payload bytes (any bytes), signed for `alg`.
+    pub fn token(&self, alg: Algorithm, header: &[u8], payload: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let signature = self.sign(alg, input.as_bytes()).unwrap_or_default();
+        format!("{input}.{}", b64(signature))
+    }
+
+    /// `token`'s signing input signed afresh for `alg`, keeping everything else as written.
+    pub fn resign(&self, alg: Algorithm, token: &str) -> Option<String> {
+        let (input, _) = token.rsplit_once('.')?;
+        Some(format!(
+            "{input}.{}",
+            b64(self.sign(alg, input.as_bytes())?)
+        ))
+    }
+}
+
+/// How [`FixtureKeys`] answers for every provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// The configuration's local keys.
+    Ready,
+    /// A first fetch under way.
+    Pending,
+    /// No keys to be had.
+    Unavailable,
+}
+
+/// A [`Keys`] over a configuration's local keys.
+pub struct FixtureKeys<'c> {
+    /// Whose keys.
+    pub config: &'c Config,
+    /// What every provider's state is.
+    pub mode: KeyMode,
+    /// What `may_refetch` answers.
+    pub refetch: bool,
+}
+
+impl<'c> FixtureKeys<'c> {
+    /// Every provider ready, no refetch.
+    pub fn ready(config: &'c Config) -> FixtureKeys<'c> {
+        FixtureKeys {
+            config,
+            mode: KeyMode::Ready,
+            refetch: false,
+        }
+    }
+}
+
+impl Keys for FixtureKeys<'_> {
+    fn state(&self, provider: &str) -> KeyState<'_> {
+        match self.mode {
+            KeyMode::Pending => KeyState::Pending,
+            KeyMode::Unavailable => KeyState::Unavailable,
+            KeyMode::Ready => match self.config.providers.get(provider).map(|p| &p.keys) {
+                Some(KeySource::Local(jwks)) => KeyState::Ready(jwks),
+                _ => KeyState::Unavailable,
+            },
+        }
+    }
+
+    fn may_refetch(&self, _provider: &str, _now: u64) -> bool {
+        self.refetch
+    }
+}
+
+/// A decision reduced to what the caller and the upstream see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Allowed, with these identity headers and this `Authorization` handling.
+    Allow(Option<verifier_core::Identity>, bool),
+    /// Refused with this status and code.
+    Deny(u16, &'static str),
+    /// Waiting for this provider's keys.
+    Wait(String),
+}
+
+/// The [`Outcome`] of `decision`, after checking it could go on the wire.
+pub fn outcome(decision: &Decision) -> Outcome {
+    match decision {
+        Decision::Allow {
+            identity,
+            strip_authorization,
+        } => {
+            if let Some(identity) = identity {
+                for (name, value) in identity.headers() {
+                    assert!(
+                        !value.chars().any(char::is_control),
+                        "identity header {name} carries a control character: {value:?}"
+                    );
+                }
+            }
+            Outcome::Allow(identity.clone(), *strip_authorization)
+        }
+        Decision::Deny(denial) => {
+            check_denial(denial);
+            Outcome::Deny(denial.status, denial.error.code())
+        }
+        Decision::Wait { provider } => Outcome::Wait(provider.clone()),
+    }
+}
+
+fn printable(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A denial's status, challenge, body and log facts are what the README promises.
+pub fn check_denial(denial: &Denial) {
+    assert!(
+        matches!(denial.status, 400 | 401 | 403 | 503),
+        "unexpected status {} for {}",
+        denial.status,
+        denial.error.code()
+    );
+    assert_eq!(denial.status, denial.error.http_status());
+    if let Some(challenge) = &denial.www_authenticate {
+        assert!(
+            printable(challenge),
+            "WWW-Authenticate is not printable ASCII: {challenge:?}"
+        );
+        assert!(challenge.starts_with("Bearer realm=\""), "{challenge:?}");
+    }
+    let body: Value = serde_json::from_str(&denial.body)
+        .unwrap_or_else(|e| panic!("denial body is not JSON ({e}): {:?}", denial.body));
+    assert_eq!(body["code"], denial.error.code(), "body {body}");
+    assert!(body["error"].is_string() && body["message"].is_string());
+    let facts = &denial.facts;
+    for fact in [&facts.kid, &facts.iss, &facts.sub].into_iter().flatten() {
+        assert!(
+            printable(fact) && fact.len() <= 67,
+            "log fact not sanitised: {fact:?}"
+        );
+    }
+}
+
+/// Decides `method path` with `authorization` at `now` against `config`'s local keys, without a
+/// cache and with one (miss, then hit), and checks the three agree and could go on the wire.
+/// Also decides with keys pending and unavailable, which must never allow a token route, and an
+/// unknown `kid` with a refetch allowed, which must wait.
+pub fn check_decision(
+    config: &Config,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    now: u64,
+) -> Outcome {
+    let request = Request {
+        method,
+        path,
+        authorization,
+    };
+    let keys = FixtureKeys::ready(config);
+    let plain = outcome(&verifier_core::decide(config, &keys, &request, now));
+    let mut cache = TokenCache::new(config.token_cache);
+    let miss = outcome(&verifier_core::decide_cached(
+        config, &keys, &mut cache, &request, now,
+    ));
+    let hit = outcome(&verifier_core::decide_cached(
+        config, &keys, &mut cache, &request, now,
+    ));
+    assert_eq!(plain, miss, "decide and decide_cached (miss) disagree");
+    assert_eq!(plain, hit, "decide_cached (hit) disagrees with decide");
+    let _ = cache.stats();
+
+    for mode in [KeyMode::Pending, KeyMode::Unavailable] {
+        let keys = FixtureKeys {
+            config,
+            mode,
+            refetch: false,
+        };
+        let without_keys = outcome(&verifier_core::decide(config, &keys, &request, now));
+        if let Outcome::Allow(identity, _) = &without_keys {
+            assert!(
+                identity.is_none(),
+                "a token was allowed with keys {mode:?}: {without_keys:?}"
+            );
+        }
+    }
+    if plain == Outcome::Deny(401, "kid_unknown") {
+        // A host that may refetch waits for fresh keys instead.
+        let refetching = FixtureKeys {
+            config,
+            mode: KeyMode::Ready,
+            refetch: true,
+        };
+        let refetched = outcome(&verifier_core::decide(config, &refetching, &request, now));
+        assert!(
+            matches!(refetched, Outcome::Wait(_)),
+            "an unknown kid with a refetch allowed gave {refetched:?}"
+        );
+    }
+    plain
+}
+
+/// [`check_decision`] on a route requiring `provider`, and agreement with `verify`: a token the
+/// provider verifies is allowed on a route with no scope, and any other is refused with the
+/// code `verify` gave.
+pub fn check_against_verify(
+    fixture: &Fixture,
+    provider: &str,
+    authorization: &str,
+    now: u64,
+) -> Result<verifier_core::Verified, VerifyError> {
+    let path = match provider {
+        "third" => "/third/x",
+        _ => "/api/v1/instruments",
+    };
+    let decided = check_decision(&fixture.config, "GET", path, Some(authorization), now);
+    let Some(token) = bearer_token(authorization) else {
+        assert_eq!(decided, Outcome::Deny(401, "token_missing"));
+        return Err(VerifyError::TokenMissing);
+    };
+    let verified = verifier_core::verify(
+        token,
+        fixture.provider(provider),
+        fixture.jwks(provider),
+        now,
+    );
+    match (&verified, &decided) {
+        (Ok(v), Outcome::Allow(Some(identity), strip)) => {
+            assert_eq!(identity.subject, v.claims.sub.clone().unwrap_or_default());
+            assert_eq!(identity.issuer, fixture.provider(provider).issuer);
+            assert_eq!(*strip, !fixture.provider(provider).forward);
+        }
+        (Err(e), Outcome::Deny(status, code)) => {
+            assert_eq!((*status, *code), (e.http_status(), e.code()));
+        }
+        (v, d) => panic!("verify and decide disagree: {v:?} vs {d:?}"),
+    }
+    verified
+}
+
+/// The claim set of a token for `third`: another issuer, an audience list, no `typ` required.
+pub fn third_claims() -> Value {
+    json!({
+        "iss": THIRD_ISSUER,
+        "sub": "agent-7",
+        "aud": [THIRD_AUDIENCE],
+        "iat": NOW - 5,
+        "exp": NOW + 300,
+    })
+}
+
+/// Valid tokens: ES256 and EdDSA for `local`, EdDSA for `third`.
+pub fn sample_tokens() -> &'static [String; 3] {
+    static TOKENS: OnceLock<[String; 3]> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let f = fixture();
+        let token = |alg, header: Value, claims: Value| {
+            f.token(alg, header.to_string().as_bytes(), claims.to_string().as_bytes())
+        };
+        let tokens = [
+            token(Algorithm::Es256, header(Algorithm::Es256), claims()),
+            token(Algorithm::EdDsa, header(Algorithm::EdDsa), claims()),
+            token(
+                Algorithm::EdDsa,
+                json!({"alg": "EdDSA", "kid": EDDSA_KID}),
+                third_claims(),
+            ),
+        ];
+        // A fixture the verifier no longer accepts would leave the fuzzer outside the deep
+        // paths without a word: fail loudly instead.
+        for (token, provider) in tokens.iter().zip(["local", "local", "third"]) {
+            if let Err(e) = verifier_core::verify(token, f.provider(provider), f.jwks(provider), NOW)
+            {
+                panic!("the fuzz fixture is stale ({provider}: {e}); update verifier-wasm/fuzz/src/lib.rs");
+            }
+        }
+        tokens
+    })
+}
