@@ -231,3 +231,57 @@ fn a_jwks_call_that_is_reset_does_not_take_the_filter_down() {
     assert_eq!(status, 200, "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn a_request_that_waited_for_the_first_keys_and_finds_its_kid_missing_forces_one_refetch() {
+    let gate = Gate::start();
+    let stack = stack_behind(&gate);
+    // The gate will serve the issuer's current keys; the token is signed by a key rotated in
+    // after them, so the first keys to arrive lack its kid.
+    let old_jwks = stack
+        .issuer()
+        .request("GET", "/.well-known/jwks.json", &[], b"")
+        .text();
+    let rotated = std::process::Command::new(&e2e_tests::bins().issuer)
+        .args([
+            "keys",
+            "rotate",
+            "--database-url",
+            stack.issuer().database_url(),
+        ])
+        .output()
+        .expect("run issuer keys rotate");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
+    let token = stack.token(&client);
+
+    let started = Instant::now();
+    let pending = send_later(&stack, "/api/v1/instruments?rotated", &token);
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        !pending.is_finished(),
+        "held while the first JWKS is outstanding"
+    );
+    gate.open(Answer::Jwks(old_jwks));
+    // Re-decided with the first keys, the request now waits for its kid: that must make a
+    // fetch due (it would otherwise sit out jwks_wait_ms and get 503). The refetch serves the
+    // same keys, so the kid is unknown for good.
+    let (status, code) = pending.join().expect("request thread");
+    assert_eq!(
+        (status, code.as_deref()),
+        (401, Some("kid_unknown")),
+        "after {:?}\n{}",
+        started.elapsed(),
+        stack.envoy().log().tail_without_banner(30)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(gate.requests(), 2, "the first fetch and one forced refetch");
+}

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{JwksRelay, Stack, StackOptions, bins, default_filter_config, jwt};
+use e2e_tests::{JwksRelay, Stack, StackOptions, bins, jwt};
 
 fn kid(token: &str) -> String {
     jwt::header(token)["kid"]
@@ -17,17 +17,7 @@ fn kid(token: &str) -> String {
 #[test]
 fn a_rotated_key_is_accepted_at_once_and_unknown_kids_do_not_flood_the_issuer() {
     let relay = JwksRelay::start();
-    // A generous wait: on a loaded machine the relay and the debug-build issuer may take seconds
-    // to answer the forced fetch, and this test is about how many fetches happen, not how fast.
-    let stack = Stack::start(
-        StackOptions::default()
-            .jwks_cluster_port(relay.port())
-            .filter_config(|issuer| {
-                let mut config = default_filter_config(issuer);
-                config["jwks_wait_ms"] = 10_000.into();
-                config
-            }),
-    );
+    let stack = Stack::start(StackOptions::default().jwks_cluster_port(relay.port()));
     relay.set_target(stack.issuer().public_addr());
     let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
     let old = stack.token(&client);

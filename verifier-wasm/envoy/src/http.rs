@@ -51,21 +51,7 @@ impl HttpContext for Http {
             Outcome::Wait(provider) => {
                 let mut state = self.state.borrow_mut();
                 state.metrics.borrow_mut().waited();
-                // Make a fetch due for the whole Envoy (once per cooldown); whichever VM's tick
-                // comes first fetches. Not from here: a call made from an HTTP context answers
-                // to this stream, and dies with it.
-                // A provider without keys is waiting for a fetch that is already due, and must
-                // not spend the cooldown that an unknown kid may need later.
-                if let Some(remote) = state
-                    .remotes
-                    .get_mut(&provider)
-                    .filter(|r| r.keys.keys().is_some())
-                {
-                    let policy = *remote.keys.policy();
-                    if let Some(schedule) = remote.endpoint.update(|s| s.force(now_ms, &policy)) {
-                        let _ = remote.keys.sync(schedule, None, now_ms);
-                    }
-                }
+                request_fetch(&mut state, &provider, now_ms);
                 let wait_ms = state.config.as_ref().map_or(0, |c| c.jwks_wait_ms);
                 let deadline_ms = now_ms.saturating_add(wait_ms);
                 state.waiting.push(Waiting {
@@ -75,6 +61,24 @@ impl HttpContext for Http {
                 });
                 Action::Pause
             }
+        }
+    }
+}
+
+/// A request waits for `provider`'s keys: if the provider has keys (so the wait is for an
+/// unknown `kid`), make a fetch due for the whole Envoy, once per cooldown; whichever VM's tick
+/// comes first fetches. Not from here: a call made from an HTTP context answers to that stream,
+/// and dies with it. A provider without keys is waiting for a fetch that is already due, and must
+/// not spend the cooldown an unknown `kid` may need later.
+pub(crate) fn request_fetch(state: &mut State, provider: &str, now_ms: u64) {
+    if let Some(remote) = state
+        .remotes
+        .get_mut(provider)
+        .filter(|r| r.keys.keys().is_some())
+    {
+        let policy = *remote.keys.policy();
+        if let Some(schedule) = remote.endpoint.update(|s| s.force(now_ms, &policy)) {
+            let _ = remote.keys.sync(schedule, None, now_ms);
         }
     }
 }

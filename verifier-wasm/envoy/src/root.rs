@@ -123,7 +123,12 @@ impl Root {
             match outcome {
                 Outcome::Continue => host::resume_request(),
                 Outcome::Responded => {}
-                Outcome::Wait(_) => still.push(w),
+                // Still waiting, perhaps for another reason than before: a request that waited
+                // for a VM's first keys may now wait for a kid those keys lack.
+                Outcome::Wait(provider) => {
+                    http::request_fetch(&mut self.state.borrow_mut(), &provider, now_ms);
+                    still.push(w);
+                }
             }
         }
         self.state.borrow_mut().waiting.extend(still);
