@@ -166,6 +166,20 @@ impl Issuer {
         &self.log
     }
 
+    /// `issuer keys rotate` on this issuer's database: new tokens are signed with a new key,
+    /// the old one stays published. Panics with the issuer's stderr if it fails.
+    pub fn rotate_keys(&self) {
+        let output = Command::new(&bins().issuer)
+            .args(["keys", "rotate", "--database-url", self.database_url()])
+            .output()
+            .expect("run issuer keys rotate");
+        assert!(
+            output.status.success(),
+            "issuer keys rotate: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// `issuer client create <id> --scope <scope> --audience <audience>`; panics if it fails.
     #[track_caller]
     pub fn create_client(&self, id: &str, scope: &str, audience: &str) -> Client {

@@ -242,20 +242,7 @@ fn a_request_that_waited_for_the_first_keys_and_finds_its_kid_missing_forces_one
         .issuer()
         .request("GET", "/.well-known/jwks.json", &[], b"")
         .text();
-    let rotated = std::process::Command::new(&e2e_tests::bins().issuer)
-        .args([
-            "keys",
-            "rotate",
-            "--database-url",
-            stack.issuer().database_url(),
-        ])
-        .output()
-        .expect("run issuer keys rotate");
-    assert!(
-        rotated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rotated.stderr)
-    );
+    stack.issuer().rotate_keys();
     let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
     let token = stack.token(&client);
 

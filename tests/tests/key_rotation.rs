@@ -2,10 +2,9 @@
 //! the JWKS once and wait for it; made-up `kid`s cost at most one fetch per Envoy and cooldown.
 //! JWKS fetches are counted by a relay in front of the issuer.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{JwksRelay, Stack, StackOptions, bins, jwt};
+use e2e_tests::{JwksRelay, Stack, StackOptions, jwt};
 
 fn kid(token: &str) -> String {
     jwt::header(token)["kid"]
@@ -42,20 +41,7 @@ fn a_rotated_key_is_accepted_at_once_and_unknown_kids_do_not_flood_the_issuer() 
     }
     let before = relay.fetches();
 
-    let status = Command::new(&bins().issuer)
-        .args([
-            "keys",
-            "rotate",
-            "--database-url",
-            stack.issuer().database_url(),
-        ])
-        .output()
-        .expect("run issuer keys rotate");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    stack.issuer().rotate_keys();
     let new = stack.token(&client);
     assert_ne!(
         kid(&new),

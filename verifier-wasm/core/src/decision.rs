@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
-use crate::error::VerifyError;
+use crate::error::{Untrusted, VerifyError};
 use crate::jwks::Jwks;
 use crate::rules::{self, Requirement};
 use crate::verify::{Failure, Unverified, Verified};
@@ -117,8 +117,8 @@ pub struct Denial {
     pub facts: TokenFacts,
 }
 
-/// What a refused token said about itself, for logs: never the token, and every value made
-/// printable ASCII and cut to 64 characters, since it may come from an attacker.
+/// What a refused token said about itself, for logs: never the token, and every value shown as
+/// untrusted text (printable ASCII, at most 64 characters), since it may come from an attacker.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenFacts {
     /// The header's `kid`.
@@ -132,31 +132,11 @@ pub struct TokenFacts {
 impl TokenFacts {
     fn new(kid: Option<&str>, iss: Option<&str>, sub: Option<&str>) -> TokenFacts {
         TokenFacts {
-            kid: kid.map(loggable),
-            iss: iss.map(loggable),
-            sub: sub.map(loggable),
+            kid: kid.map(|v| Untrusted(v).to_string()),
+            iss: iss.map(|v| Untrusted(v).to_string()),
+            sub: sub.map(|v| Untrusted(v).to_string()),
         }
     }
-}
-
-/// Printable ASCII only, at most 64 characters.
-fn loggable(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if value.chars().nth(MAX).is_some() {
-        out.push_str("...");
-    }
-    out
 }
 
 impl Denial {
@@ -247,7 +227,9 @@ fn decide_with(
     request: &Request<'_>,
     now: u64,
 ) -> Decision {
-    let deny = |error| Decision::Deny(Denial::new(error, &config.realm));
+    let deny_as =
+        |error, facts| Decision::Deny(Denial::new(error, &config.realm).with_facts(facts));
+    let deny = |error| deny_as(error, TokenFacts::default());
     let Some(rule) = rules::first_match(&config.rules, request.method, request.path) else {
         return deny(VerifyError::NoMatchingRule {
             method: request.method.to_owned(),
@@ -291,7 +273,7 @@ fn decide_with(
             // route must not pass a write route, and none passes after its exp.
             if let Err(error) = lifetime.validate(provider, now) {
                 let facts = TokenFacts::new(None, Some(&identity.issuer), Some(&identity.subject));
-                return Decision::Deny(Denial::new(error, &config.realm).with_facts(facts));
+                return deny_as(error, facts);
             }
             (identity, None)
         }
@@ -307,7 +289,7 @@ fn decide_with(
                     claims.and_then(|c| c.iss.as_deref()),
                     claims.and_then(|c| c.sub.as_deref()),
                 );
-                Decision::Deny(Denial::new(error, &config.realm).with_facts(facts))
+                deny_as(error, facts)
             };
             let jwks = match keys.state(provider_name) {
                 KeyState::Ready(jwks) => jwks,
@@ -362,8 +344,7 @@ fn decide_with(
             Some(&identity.issuer),
             Some(&identity.subject),
         );
-        let error = VerifyError::InsufficientScope { missing };
-        return Decision::Deny(Denial::new(error, &config.realm).with_facts(facts));
+        return deny_as(VerifyError::InsufficientScope { missing }, facts);
     }
     Decision::Allow {
         identity: Some(identity),

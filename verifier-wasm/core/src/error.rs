@@ -203,13 +203,21 @@ impl VerifyError {
     }
 }
 
-/// Shows a value that came from an untrusted token: printable ASCII only, at most 64 characters.
+/// Shows a value that came from an untrusted token, in single quotes (see [`Untrusted`]).
 struct Shown<'a>(&'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", Untrusted(self.0))
+    }
+}
+
+/// A value that came from an untrusted token: printable ASCII only, at most 64 characters.
+pub(crate) struct Untrusted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MAX: usize = 64;
-        f.write_str("'")?;
         for (i, c) in self.0.chars().enumerate() {
             if i == MAX {
                 f.write_str("...")?;
@@ -223,7 +231,7 @@ impl fmt::Display for Shown<'_> {
             };
             fmt::Write::write_char(f, c)?;
         }
-        f.write_str("'")
+        Ok(())
     }
 }
 

@@ -207,30 +207,26 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
         compact::decode(value).map_err(|_| "a key member is not canonical base64url")
     };
     let key = match (text("kty")?, text("crv")?) {
+        // from_sec1_bytes refuses points off the curve and the identity (invalid-curve attacks).
         (Some("EC"), Some("P-256")) => {
-            let (x, y) = (bytes("x")?, bytes("y")?);
-            if x.len() != 32 || y.len() != 32 {
-                return Err("P-256 coordinates must be 32 bytes");
-            }
-            let mut sec1 = Vec::with_capacity(65);
-            sec1.push(0x04);
-            sec1.extend_from_slice(&x);
-            sec1.extend_from_slice(&y);
-            // Refuses points off the curve and the identity (invalid-curve attacks).
-            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+            let point = sec1_point(
+                &bytes("x")?,
+                &bytes("y")?,
+                32,
+                "P-256 coordinates must be 32 bytes",
+            )?;
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                 .map_err(|_| "the point is not on P-256")?;
             PublicKey::P256(crate::es256::P256Key::new(key))
         }
         (Some("EC"), Some("P-384")) => {
-            let (x, y) = (bytes("x")?, bytes("y")?);
-            if x.len() != 48 || y.len() != 48 {
-                return Err("P-384 coordinates must be 48 bytes");
-            }
-            let mut sec1 = Vec::with_capacity(97);
-            sec1.push(0x04);
-            sec1.extend_from_slice(&x);
-            sec1.extend_from_slice(&y);
-            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+            let point = sec1_point(
+                &bytes("x")?,
+                &bytes("y")?,
+                48,
+                "P-384 coordinates must be 48 bytes",
+            )?;
+            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                 .map_err(|_| "the point is not on P-384")?;
             PublicKey::P384(key)
         }
@@ -271,6 +267,24 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
             key,
         }),
     }
+}
+
+/// The uncompressed SEC 1 encoding `04 || x || y` of coordinates `size` bytes long each;
+/// `wrong_size` is the reason otherwise.
+fn sec1_point(
+    x: &[u8],
+    y: &[u8],
+    size: usize,
+    wrong_size: &'static str,
+) -> Result<Vec<u8>, &'static str> {
+    if x.len() != size || y.len() != size {
+        return Err(wrong_size);
+    }
+    let mut point = Vec::with_capacity(1 + 2 * size);
+    point.push(0x04);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    Ok(point)
 }
 
 fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::RsaPublicKey, &'static str> {

@@ -13,41 +13,37 @@ use verifier_core::CacheStats;
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     ids: BTreeMap<String, u32>,
-    pending: BTreeMap<&'static str, u64>,
+    /// Request outcomes (`requests.*`) not yet flushed.
+    outcomes: BTreeMap<&'static str, u64>,
+    /// Denials by error code not yet flushed.
+    denials: BTreeMap<&'static str, u64>,
     flushed_cache: CacheStats,
 }
 
 impl Metrics {
     /// Counts a request allowed through.
     pub(crate) fn allowed(&mut self) {
-        self.bump("requests.allowed");
+        bump(&mut self.outcomes, "requests.allowed");
     }
 
     /// Counts a request refused with `code`.
     pub(crate) fn denied(&mut self, code: &'static str) {
-        self.bump("requests.denied");
-        self.bump(code);
+        bump(&mut self.outcomes, "requests.denied");
+        bump(&mut self.denials, code);
     }
 
     /// Counts a request held for keys.
     pub(crate) fn waited(&mut self) {
-        self.bump("requests.waited");
-    }
-
-    fn bump(&mut self, name: &'static str) {
-        *self.pending.entry(name).or_insert(0) += 1;
+        bump(&mut self.outcomes, "requests.waited");
     }
 
     /// Adds the pending counts and the cache's new hits and misses to Envoy's counters.
     pub(crate) fn flush(&mut self, cache: CacheStats) {
-        let pending = std::mem::take(&mut self.pending);
-        for (name, count) in pending {
-            let metric = if name.starts_with("requests.") {
-                name.to_owned()
-            } else {
-                format!("denied.{name}")
-            };
-            self.add(&metric, count);
+        for (name, count) in std::mem::take(&mut self.outcomes) {
+            self.add(name, count);
+        }
+        for (code, count) in std::mem::take(&mut self.denials) {
+            self.add(&format!("denied.{code}"), count);
         }
         let hits = cache.hits.wrapping_sub(self.flushed_cache.hits);
         let misses = cache.misses.wrapping_sub(self.flushed_cache.misses);
@@ -89,6 +85,10 @@ impl Metrics {
         self.ids.insert(name.to_owned(), id);
         Some(id)
     }
+}
+
+fn bump(counts: &mut BTreeMap<&'static str, u64>, name: &'static str) {
+    *counts.entry(name).or_insert(0) += 1;
 }
 
 /// A provider name as a metric name segment: letters, digits, `_` and `-` only.
