@@ -1,18 +1,25 @@
-//! The command line: `serve`, `client create`, `keys rotate` and `keys list`.
+//! The command line: `serve`, `client create`, `keys rotate`, `keys list` and
+//! `admin reset-credential`, `audit verify` and `audit tail`.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use crate::admin_credential::{self, AdminCredentialError};
+use crate::audit::{self, Audit, AuditError, AuditEvent, AuditRecord, ChainBreak, Outcome};
 use crate::clients::{
     self, Audience, ClientError, ClientId, MAX_TTL_SECS, NewClient, SecretError, SecretHasher, Ttl,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, IssuerUrl, ServeConfig};
-use crate::keys::{self, KeyError, KeyInfo, KeySealer, PlaintextSealer, SigningAlg};
+use crate::keys::{
+    self, KeyError, KeyInfo, KeySealer, MasterKeySource, RotationPolicy, SigningAlg, Urgency,
+};
 use crate::scope::Scope;
 use crate::server::{self, ServeError};
 use crate::store::{Store, StoreError};
@@ -21,9 +28,27 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Parser)]
 #[command(name = "issuer", version)]
 pub struct Cli {
+    /// Format of the logs on stderr: `text`, or `json` (one object per line, for collectors).
+    #[arg(
+        long,
+        global = true,
+        env = "ISSUER_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -37,6 +62,45 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the admin API credential.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Inspect the hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `issuer audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every record's hash and link: prints {"ok":true,"records":N,"head":"<hex>"}, or
+    /// where the chain breaks and exits 1.
+    Verify(DatabaseArgs),
+    /// Show the newest records, one per line.
+    Tail(AuditTailArgs),
+}
+
+/// Flags of `issuer audit tail`.
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// How many of the newest records to show.
+    #[arg(short = 'n', long = "lines", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    lines: u32,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Keep printing new records as they are appended, until Ctrl-C.
+    #[arg(long)]
+    follow: bool,
+}
+
+/// `issuer admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Revoke every admin API credential and print a new one, which is shown this once only.
+    ResetCredential(DatabaseArgs),
 }
 
 /// `issuer client …`.
@@ -49,7 +113,8 @@ pub enum ClientCommand {
 /// `issuer keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Make a new key current; previous keys stay published as retired.
+    /// Make the next key current (it must have been published for a JWKS max-age) and publish a
+    /// new next key; the previous key stays published as retired until its tokens expire.
     Rotate(KeysRotateArgs),
     /// List every key with its status.
     List(KeysListArgs),
@@ -71,26 +136,63 @@ pub struct ServeArgs {
     /// Address of the public OAuth port (port 0 picks a free one).
     #[arg(long, env = "ISSUER_PUBLIC_ADDR", default_value = config::DEFAULT_PUBLIC_ADDR)]
     public_addr: SocketAddr,
-    /// Address of the admin port, which has no authentication: keep it private.
+    /// Address of the admin port (admin API behind a bearer credential; keep it private).
     #[arg(long, env = "ISSUER_ADMIN_ADDR", default_value = config::DEFAULT_ADMIN_ADDR)]
     admin_addr: SocketAddr,
     /// Issuer identifier (`iss`); defaults to http:// + the bound public address.
     #[arg(long, env = "ISSUER_URL")]
     issuer_url: Option<IssuerUrl>,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// How keys are made and rotated: shared by `serve` and `keys rotate`, so both follow one policy.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
     /// Signing algorithm: ES256, EdDSA or RS256 (2048-bit).
     #[arg(long, env = "ISSUER_SIGNING_ALG", default_value = "ES256")]
     signing_alg: SigningAlg,
+    /// How long a key signs before the scheduler rotates it (e.g. 7d, 12h, 3600).
+    #[arg(long, env = "ISSUER_KEY_ROTATION_PERIOD", default_value = "7d", value_parser = config::parse_duration_secs)]
+    key_rotation_period: u64,
+    /// JWKS `Cache-Control: max-age`; a next key is published at least this long before it signs.
+    #[arg(long, env = "ISSUER_JWKS_MAX_AGE", default_value = "300", value_parser = config::parse_duration_secs)]
+    jwks_max_age: u64,
+    /// File holding the master key that encrypts private keys at rest (32 bytes, or 64 hex digits
+    /// or base64 text, as Vault agent renders it). `ISSUER_MASTER_KEY` (the key itself) wins over
+    /// it. With neither, a development key is created next to the SQLite file, with a warning.
+    #[arg(long, env = "ISSUER_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
-impl From<ServeArgs> for ServeConfig {
-    fn from(args: ServeArgs) -> Self {
-        Self {
+impl KeyArgs {
+    fn rotation(&self) -> Result<RotationPolicy, KeyError> {
+        RotationPolicy::new(self.key_rotation_period, self.jwks_max_age)
+    }
+
+    /// The master key's sources: the environment is read here, at the edge, and only here.
+    fn master_key(&self, database_url: &str) -> MasterKeySource {
+        MasterKeySource {
+            env_value: std::env::var(keys::master_key::ENV_MASTER_KEY).ok(),
+            file: self.master_key_file.clone(),
+            dev_file: Some(keys::dev_key_path(database_url)),
+        }
+    }
+}
+
+impl TryFrom<ServeArgs> for ServeConfig {
+    type Error = KeyError;
+
+    fn try_from(args: ServeArgs) -> Result<Self, KeyError> {
+        Ok(Self {
+            rotation: args.keys.rotation()?,
+            master_key: args.keys.master_key(&args.db.database_url),
             database_url: args.db.database_url,
             public_addr: args.public_addr,
             admin_addr: args.admin_addr,
             issuer_url: args.issuer_url,
-            signing_alg: args.signing_alg,
-        }
+            signing_alg: args.keys.signing_alg,
+        })
     }
 }
 
@@ -111,6 +213,10 @@ pub struct ClientCreateArgs {
     /// Lifetime of the client's tokens in seconds (1 to 86400).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TTL_SECS))]
     ttl: u64,
+    /// A public JWKS file: register a `private_key_jwt` client (RFC 7523) that authenticates
+    /// with assertions signed by these keys and has no secret at all.
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
 }
 
 /// Flags of `issuer keys rotate`.
@@ -118,9 +224,12 @@ pub struct ClientCreateArgs {
 pub struct KeysRotateArgs {
     #[command(flatten)]
     db: DatabaseArgs,
-    /// Algorithm of the new key: ES256, EdDSA or RS256.
-    #[arg(long, env = "ISSUER_SIGNING_ALG", default_value = "ES256")]
-    signing_alg: SigningAlg,
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Sign with a brand-new key at once instead of the pre-published next key (the current
+    /// key is compromised); gateways pick it up by their unknown-kid refetch.
+    #[arg(long)]
+    emergency: bool,
 }
 
 /// Flags of `issuer keys list`.
@@ -152,26 +261,120 @@ pub enum CliError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// The admin credential could not be replaced.
+    #[error(transparent)]
+    AdminCredential(#[from] AdminCredentialError),
     /// Writing the result failed.
     #[error("cannot write output")]
     Output(#[from] std::io::Error),
+    /// An input file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audit trail could not be read.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// `audit verify` found a record that does not check out.
+    #[error(transparent)]
+    ChainBroken(ChainBreak),
 }
 
 /// Runs `command` to completion.
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve(args) => Ok(server::serve(args.into()).await?),
+        Command::Serve(args) => Ok(server::serve(args.try_into()?).await?),
         Command::Client(ClientCommand::Create(args)) => client_create(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => keys_rotate(args).await,
         Command::Keys(KeysCommand::List(args)) => keys_list(args).await,
+        Command::Admin(AdminCommand::ResetCredential(args)) => admin_reset_credential(args).await,
+        Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
+        Command::Audit(AuditCommand::Tail(args)) => audit_tail(args).await,
     }
+}
+
+/// Records an operator's action (actor `cli`, source `local`) through a writer of its own,
+/// stopped before returning. The action is done and stays done, so a record that cannot be
+/// written is reported on stderr rather than failing the command (as `admin reset-credential`).
+async fn audit_cli(
+    store: &Store,
+    action: &'static str,
+    target: String,
+    (outcome, detail): (Outcome, serde_json::Value),
+) {
+    let audit = Audit::new(store.clone(), Arc::new(SystemClock));
+    let event = AuditEvent {
+        actor: "cli".to_owned(),
+        action,
+        target,
+        source: "local".to_owned(),
+        outcome,
+        detail,
+    };
+    if let Err(err) = audit.record(event).await {
+        tracing::error!(action, error = %err, code = err.code(), "cannot write the audit record");
+    }
+    audit.close().await;
+}
+
+/// The detail of a refused operator action: the error's text, which names no secret.
+fn failure_detail(err: &dyn std::error::Error) -> (Outcome, serde_json::Value) {
+    (
+        Outcome::Failure,
+        serde_json::json!({"reason": err.to_string()}),
+    )
+}
+
+/// What `admin reset-credential` prints, in the same shape as the server's first-start line.
+#[derive(Serialize)]
+struct AdminCredentialLine<'a> {
+    event: &'static str,
+    id: &'a str,
+    token: &'a str,
+    revoked: u64,
+}
+
+async fn admin_reset_credential(args: DatabaseArgs) -> Result<(), CliError> {
+    let store = Store::open(&args.database_url).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let result = admin_credential::reset(&store, clock.now()).await;
+    if let Ok((credential, revoked)) = &result {
+        let audit = Audit::new(store.clone(), Arc::clone(&clock));
+        let event = AuditEvent {
+            actor: "cli".to_owned(),
+            action: "admin.credential.reset",
+            target: credential.id.clone(),
+            source: "local".to_owned(),
+            outcome: Outcome::Success,
+            detail: serde_json::json!({ "revoked": revoked }),
+        };
+        if let Err(err) = audit.record(event).await {
+            // The new credential is in force either way; printing it matters more.
+            tracing::error!(error = %err, "cannot audit the admin credential reset");
+        }
+        audit.close().await;
+    }
+    store.close().await;
+    let (credential, revoked) = result?;
+    print_json(&AdminCredentialLine {
+        event: "admin_credential",
+        id: &credential.id,
+        token: credential.token.expose(),
+        revoked,
+    })
 }
 
 /// What `client create` prints: the only time the secret is ever shown.
 #[derive(Serialize)]
 struct CreatedClient<'a> {
     client_id: &'a str,
-    client_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<&'a str>,
+    auth_method: &'static str,
     scope: String,
     audience: &'a str,
     ttl: u64,
@@ -186,12 +389,48 @@ async fn client_create(args: ClientCreateArgs) -> Result<(), CliError> {
         audience: args.audience,
         ttl: Ttl::try_from(args.ttl).map_err(ClientError::from)?,
     };
-    let result = clients::register(&store, &hasher, new, SystemClock.now()).await;
+    let client_id = new.id.as_str().to_owned();
+    let detail = serde_json::json!({
+        "scope": new.scope.to_string(),
+        "audience": new.audience.as_str(),
+        "ttl": args.ttl,
+    });
+    let jwks = match &args.jwks_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(jwks) => Some(jwks),
+            Err(source) => {
+                store.close().await;
+                return Err(CliError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        },
+        None => None,
+    };
+    let result = match &jwks {
+        Some(jwks) => clients::register_with_jwks(&store, new, jwks, SystemClock.now())
+            .await
+            .map(|client| (client, None)),
+        None => clients::register(&store, &hasher, new, SystemClock.now())
+            .await
+            .map(|(client, secret)| (client, Some(secret))),
+    };
+    let event = match &result {
+        Ok(_) => (Outcome::Success, detail),
+        Err(err) => failure_detail(err),
+    };
+    audit_cli(&store, "client.created", client_id, event).await;
     store.close().await;
     let (client, secret) = result?;
     print_json(&CreatedClient {
         client_id: client.id.as_str(),
-        client_secret: secret.expose(),
+        client_secret: secret.as_ref().map(|secret| secret.expose()),
+        auth_method: if secret.is_some() {
+            "client_secret"
+        } else {
+            "private_key_jwt"
+        },
         scope: client.scope.to_string(),
         audience: client.audience.as_str(),
         ttl: client.ttl.secs(),
@@ -207,15 +446,56 @@ struct RotatedKey<'a> {
 
 async fn keys_rotate(args: KeysRotateArgs) -> Result<(), CliError> {
     let store = Store::open(&args.db.database_url).await?;
-    let sealer: Arc<dyn KeySealer> = Arc::new(PlaintextSealer);
-    let result = keys::rotate(&store, sealer.as_ref(), args.signing_alg, SystemClock.now()).await;
+    let source = args.keys.master_key(&args.db.database_url);
+    let sealer = match keys::open_sealer(&store, source).await {
+        Ok(sealer) => sealer,
+        Err(err) => {
+            store.close().await;
+            return Err(err.into());
+        }
+    };
+    let urgency = if args.emergency {
+        Urgency::Emergency
+    } else {
+        Urgency::Planned
+    };
+    let result = match args.keys.rotation() {
+        Ok(policy) => keys_rotate_with(&store, sealer.as_ref(), &args, &policy, urgency).await,
+        Err(err) => Err(err),
+    };
+    let (target, event) = match &result {
+        Ok(kid) => {
+            let detail = serde_json::json!({
+                "alg": args.keys.signing_alg.as_str(),
+                "emergency": args.emergency,
+            });
+            (kid.clone(), (Outcome::Success, detail))
+        }
+        Err(err) => (String::new(), failure_detail(err)),
+    };
+    audit_cli(&store, "key.rotated", target, event).await;
     store.close().await;
     let kid = result?;
     print_json(&RotatedKey {
         kid: &kid,
-        alg: args.signing_alg,
+        alg: args.keys.signing_alg,
         status: "current",
     })
+}
+
+/// Rotates, first making the initial keys if the database has none (a fresh installation).
+async fn keys_rotate_with(
+    store: &Store,
+    sealer: &dyn KeySealer,
+    args: &KeysRotateArgs,
+    policy: &RotationPolicy,
+    urgency: Urgency,
+) -> Result<String, KeyError> {
+    let now = SystemClock.now();
+    if store.current_key().await?.is_none() {
+        keys::ensure_ready(store, sealer, args.keys.signing_alg, policy, now).await?;
+    }
+    keys::rotate(store, sealer, args.keys.signing_alg, policy, now, urgency).await
 }
 
 async fn keys_list(args: KeysListArgs) -> Result<(), CliError> {
@@ -241,10 +521,117 @@ async fn keys_list(args: KeysListArgs) -> Result<(), CliError> {
     } in &keys
     {
         let status = match status {
+            keys::KeyStatus::Next => "next",
             keys::KeyStatus::Current => "current",
             keys::KeyStatus::Retired => "retired",
         };
         writeln!(out, "{kid:<43}  {alg:<5}  {status:<7}  {created_at}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// What `audit verify` prints when the chain holds.
+#[derive(Serialize)]
+struct Verified {
+    ok: bool,
+    records: u64,
+    head: String,
+}
+
+/// What `audit verify` prints when it does not: how far it held, and the first bad record.
+#[derive(Serialize)]
+struct Broken {
+    ok: bool,
+    records: u64,
+    head: String,
+    seq: i64,
+    reason: &'static str,
+    message: String,
+}
+
+async fn audit_verify(args: DatabaseArgs) -> Result<(), CliError> {
+    let store = Store::open(&args.database_url).await?;
+    let result = audit::verify(&store).await;
+    store.close().await;
+    let verification = result?;
+    let head = audit::chain::hex(&verification.head);
+    match verification.broken {
+        None => print_json(&Verified {
+            ok: true,
+            records: verification.records,
+            head,
+        }),
+        Some(broken) => {
+            print_json(&Broken {
+                ok: false,
+                records: verification.records,
+                head,
+                seq: broken.seq,
+                reason: broken.reason.code(),
+                message: broken.reason.to_string(),
+            })?;
+            Err(CliError::ChainBroken(broken))
+        }
+    }
+}
+
+/// How often `audit tail --follow` asks for new records.
+const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn audit_tail(args: AuditTailArgs) -> Result<(), CliError> {
+    let store = Store::open(&args.db.database_url).await?;
+    let result = audit_tail_with(&store, &args).await;
+    store.close().await;
+    result
+}
+
+async fn audit_tail_with(store: &Store, args: &AuditTailArgs) -> Result<(), CliError> {
+    // At least one, so `-n 0 --follow` still learns where the trail ends.
+    let latest = store
+        .audit_latest(args.lines.max(1))
+        .await
+        .map_err(AuditError::from)?;
+    let mut after = latest.last().map_or(0, |record| record.seq);
+    let shown = latest.len().min(args.lines as usize);
+    print_records(&latest[latest.len() - shown..], args.json)?;
+    if !args.follow {
+        return Ok(());
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+        }
+        // Everything new before sleeping again, a page at a time.
+        loop {
+            let page = store
+                .audit_page(after, audit::PAGE_SIZE)
+                .await
+                .map_err(AuditError::from)?;
+            print_records(&page, args.json)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            if page.len() < audit::PAGE_SIZE as usize {
+                break;
+            }
+        }
+    }
+}
+
+fn print_records(records: &[AuditRecord], json: bool) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    for record in records {
+        if json {
+            let line = serde_json::to_string(record).map_err(std::io::Error::other)?;
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{}", record.line())?;
+        }
     }
     out.flush()?;
     Ok(())

@@ -10,6 +10,13 @@ pub type UnixTime = u64;
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> UnixTime;
+
+    /// The current time in milliseconds since the Unix epoch, for audit records, which need
+    /// to order events within a second. Defaults to whole seconds, so manual clocks need no
+    /// second implementation.
+    fn now_ms(&self) -> u64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The operating system's wall clock.
@@ -22,6 +29,15 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs())
+    }
+
+    fn now_ms(&self) -> u64 {
+        // Milliseconds since 1970 fit in a u64 for the next 500 million years.
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+            })
     }
 }
 
@@ -44,5 +60,22 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Measures how long something took, for metrics only: monotonic, unaffected by wall-clock
+/// steps, and never a source of `now` for any decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Starts measuring.
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Seconds since [`Stopwatch::start`].
+    pub fn elapsed_secs(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use crate::keys::SigningAlg;
+use crate::keys::{MasterKeySource, RotationPolicy, SigningAlg};
 
 /// Default `--database-url`: a SQLite file under `./data/`, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/issuer.db";
@@ -16,7 +16,7 @@ pub const DEFAULT_PUBLIC_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:8081";
 
 /// Everything `issuer serve` runs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// Database to open (created if missing).
     pub database_url: String,
@@ -28,6 +28,31 @@ pub struct ServeConfig {
     pub issuer_url: Option<IssuerUrl>,
     /// Algorithm of the current signing key.
     pub signing_alg: SigningAlg,
+    /// Key rotation period and JWKS max-age.
+    pub rotation: RotationPolicy,
+    /// Where the master key that encrypts private keys at rest comes from.
+    pub master_key: MasterKeySource,
+}
+
+/// Parses a duration in seconds, with an optional unit: `90`, `90s`, `15m`, `12h`, `7d`.
+pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => (&text[..at], Some(unit)),
+        _ => (text, None),
+    };
+    let scale = match unit {
+        None | Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        Some(other) => return Err(format!("unknown unit {other:?}: use s, m, h or d")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a duration such as 300, 90s, 15m, 12h or 7d"))
 }
 
 /// Why an issuer URL was refused.

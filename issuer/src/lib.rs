@@ -13,12 +13,15 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod access_token;
+pub mod admin_credential;
+pub mod audit;
 pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod random;
 pub mod scope;
 pub mod server;

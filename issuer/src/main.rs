@@ -4,14 +4,37 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use issuer::cli::{self, Cli};
+use issuer::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    match cli::run(cli.command).await {
+    init_tracing(cli.log_format);
+    // PROTOTYPE: env knobs for measurement only.
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = env("PROTO_WORKERS") {
+        builder.worker_threads(n);
+    }
+    if let Some(n) = env("PROTO_GQI") {
+        builder.global_queue_interval(n as u32);
+    }
+    if let Some(n) = env("PROTO_EVENT_INTERVAL") {
+        builder.event_interval(n as u32);
+    }
+    let runtime = match builder.build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", error_chain(&err));
@@ -20,14 +43,22 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, so stdout carries only the machine-readable output.
-fn init_tracing() {
+/// Logs go to stderr, so stdout carries only the machine-readable output. What is logged never
+/// includes a client secret, an admin token or an access token (ids and `jti`s only).
+fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Fields at the top level, one object per line: what log collectors index directly.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

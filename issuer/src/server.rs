@@ -3,15 +3,19 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admin_credential::{self, AdminCredentialError, IssuedCredential};
+use crate::audit::{AuditEvent, Outcome};
 use crate::clock::SystemClock;
 use crate::config::{IssuerUrl, ServeConfig};
 use crate::http::{admin_router, public_router};
-use crate::state::{AppState, BootstrapError};
+use crate::keys;
+use crate::state::{AppState, BootstrapError, KeySettings};
 use crate::store::{Store, StoreError};
 
 /// Why the server stopped with an error.
@@ -24,6 +28,9 @@ pub enum ServeError {
     /// Keys could not be prepared.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
+    /// The first admin credential could not be created.
+    #[error(transparent)]
+    AdminCredential(#[from] AdminCredentialError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -57,13 +64,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let issuer = config
         .issuer_url
         .unwrap_or_else(|| IssuerUrl::from_addr(public_addr));
-    let state = AppState::bootstrap(
-        store.clone(),
-        config.signing_alg,
-        Arc::new(SystemClock),
-        issuer,
-    )
-    .await?;
+    let keys = KeySettings {
+        alg: config.signing_alg,
+        rotation: config.rotation,
+        sealer: keys::open_sealer(&store, config.master_key)
+            .await
+            .map_err(BootstrapError::Key)?,
+    };
+    let state = AppState::bootstrap(store.clone(), keys, Arc::new(SystemClock), issuer).await?;
+    let maintenance = tokio::spawn(maintain_keys(state.clone()));
+    // The audit writer was started by `bootstrap`; this handle stops it last.
+    let audit = state.audit.clone();
+    // On the very first start only: printed once, before the listening line, never again.
+    if let Some(credential) = admin_credential::create_first(&store, state.clock.now()).await? {
+        announce_admin_credential(&credential)?;
+        record_admin_credential(&state, &credential).await;
+    }
 
     announce(public_addr, admin_addr)?;
     tracing::info!(public = %public_addr, admin = %admin_addr, issuer = %state.issuer, "listening");
@@ -75,17 +91,82 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         // Dropping the sender ends every `changed()` wait, stopping both servers.
         drop(stop);
     });
-    let public_server = axum::serve(public, public_router(state.clone()))
-        .with_graceful_shutdown(until_closed(stopped.clone()));
-    let admin_server =
-        axum::serve(admin, admin_router(state)).with_graceful_shutdown(until_closed(stopped));
+    // The peer address feeds throttling and the audit trail (see `http::Peer`).
+    let public_app =
+        public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let admin_app = admin_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let public_server =
+        axum::serve(public, public_app).with_graceful_shutdown(until_closed(stopped.clone()));
+    let admin_server = axum::serve(admin, admin_app).with_graceful_shutdown(until_closed(stopped));
     let result = tokio::try_join!(
         std::future::IntoFuture::into_future(public_server),
         std::future::IntoFuture::into_future(admin_server),
     );
+    maintenance.abort();
+    // Wait for the abort to land, so the scheduler cannot record anything after the close.
+    let _ = maintenance.await;
+    // Every request has finished by now; write what is still queued before the pool closes.
+    audit.close().await;
     store.close().await;
     result?;
     Ok(())
+}
+
+/// How often each replica checks whether a rotation is due; rotations happen at most this late.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Rotates keys on schedule and removes retired keys whose tokens have all expired.
+async fn maintain_keys(state: AppState) {
+    let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let settings = &state.keys;
+        let now = state.clock.now();
+        match keys::maintain(
+            &state.store,
+            settings.sealer.as_ref(),
+            settings.alg,
+            &settings.rotation,
+            now,
+        )
+        .await
+        {
+            Ok(done) => {
+                for kid in &done.purged {
+                    tracing::info!(%kid, "removed a retired key: every token it signed has expired");
+                    audit_scheduler(&state, "key.purged", kid, serde_json::json!({})).await;
+                }
+                if let Some(kid) = &done.rotated_to {
+                    let detail =
+                        serde_json::json!({"alg": settings.alg.as_str(), "reason": "scheduled"});
+                    audit_scheduler(&state, "key.rotated", kid, detail).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "key maintenance failed; retrying"),
+        }
+    }
+}
+
+/// Records what the scheduler did. The change is made and cannot be undone, so a record that
+/// cannot be written is logged loudly rather than retried forever.
+async fn audit_scheduler(
+    state: &AppState,
+    action: &'static str,
+    kid: &str,
+    detail: serde_json::Value,
+) {
+    let event = AuditEvent {
+        actor: "scheduler".to_owned(),
+        action,
+        target: kid.to_owned(),
+        source: "local".to_owned(),
+        outcome: Outcome::Success,
+        detail,
+    };
+    if let Err(err) = state.audit.record(event).await {
+        tracing::error!(%kid, action, error = %err, code = err.code(), "cannot audit a key change");
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
@@ -106,6 +187,44 @@ fn announce(public: SocketAddr, admin: SocketAddr) -> Result<(), ServeError> {
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
     Ok(())
+}
+
+/// The line carrying the first admin credential: its one and only appearance.
+#[derive(Serialize)]
+struct AdminCredentialLine<'a> {
+    event: &'static str,
+    id: &'a str,
+    token: &'a str,
+}
+
+/// Prints the new admin credential to stdout (never to the log, which may be shipped elsewhere).
+fn announce_admin_credential(credential: &IssuedCredential) -> Result<(), ServeError> {
+    let line = serde_json::to_string(&AdminCredentialLine {
+        event: "admin_credential",
+        id: &credential.id,
+        token: credential.token.expose(),
+    })
+    .map_err(std::io::Error::other)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Audits and logs the creation of the first admin credential, by id only.
+async fn record_admin_credential(state: &AppState, credential: &IssuedCredential) {
+    tracing::warn!(id = %credential.id, "created the admin credential; its token was printed once on stdout");
+    let event = AuditEvent {
+        actor: "server".to_owned(),
+        action: "admin.credential.created",
+        target: credential.id.clone(),
+        source: "local".to_owned(),
+        outcome: Outcome::Success,
+        detail: serde_json::json!({}),
+    };
+    if let Err(err) = state.audit.record(event).await {
+        tracing::error!(error = %err, "cannot audit the creation of the admin credential");
+    }
 }
 
 async fn until_closed(mut stopped: watch::Receiver<()>) {

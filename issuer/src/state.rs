@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::clients::{SecretError, SecretHasher};
+use crate::admin_credential;
+use crate::audit::Audit;
+use crate::clients::{SecretError, SecretHasher, Throttle, ThrottlePolicy};
 use crate::clock::Clock;
 use crate::config::IssuerUrl;
-use crate::keys::{self, KeyError, KeySealer, Keyring, PlaintextSealer, SigningAlg};
+use crate::keys::{self, KeyError, KeySealer, Keyring, RotationPolicy, SigningAlg};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Why the server could not get ready to serve.
@@ -33,25 +36,61 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The `iss` of every token and the base of every endpoint URL.
     pub issuer: Arc<IssuerUrl>,
+    /// How keys are generated and rotated.
+    pub keys: KeySettings,
+    /// The append-only audit trail.
+    pub audit: Audit,
+    /// Counters exposed at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Failed admin authentications, by source address.
+    pub admin_throttle: Arc<Throttle>,
+    /// Failed client authentications, by client id and by source address.
+    pub throttle: Arc<Throttle>,
+}
+
+/// The signing algorithm, rotation policy and at-rest protection of keys.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Algorithm of new keys.
+    pub alg: SigningAlg,
+    /// When keys rotate; its publication lead is also the JWKS `max-age`.
+    pub rotation: RotationPolicy,
+    /// How private keys are protected at rest.
+    pub sealer: Arc<dyn KeySealer>,
 }
 
 impl AppState {
-    /// Ensures a current key of `alg` and the secret hashing key exist, then builds the state.
+    /// Ensures current and next keys and the secret hashing key exist, then builds the state.
     pub async fn bootstrap(
         store: Store,
-        alg: SigningAlg,
+        keys: KeySettings,
         clock: Arc<dyn Clock>,
         issuer: IssuerUrl,
     ) -> Result<Self, BootstrapError> {
-        let sealer: Arc<dyn KeySealer> = Arc::new(PlaintextSealer);
-        keys::ensure_current(&store, sealer.as_ref(), alg, clock.now()).await?;
+        keys::ensure_ready(
+            &store,
+            keys.sealer.as_ref(),
+            keys.alg,
+            &keys.rotation,
+            clock.now(),
+        )
+        .await?;
         let hasher = SecretHasher::load(&store).await?;
+        let audit = Audit::new(store.clone(), Arc::clone(&clock));
         Ok(Self {
             store,
-            keyring: Arc::new(Keyring::new(sealer)),
+            keyring: Arc::new(Keyring::new(Arc::clone(&keys.sealer))),
             hasher: Arc::new(hasher),
             clock,
             issuer: Arc::new(issuer),
+            keys,
+            audit,
+            metrics: Arc::new(Metrics::default()),
+            admin_throttle: Arc::new(admin_credential::throttle()),
+            throttle: Arc::new(Throttle::with_policies(
+                ThrottlePolicy::default(),
+                ThrottlePolicy::for_addresses(),
+            )),
         })
     }
 }

@@ -158,20 +158,38 @@ fn client_create_validates_its_arguments() {
 #[test]
 fn keys_rotate_and_list() {
     let (_dir, db) = temp_db();
-    let first = json_stdout(&issuer(&db, &["keys", "rotate"]));
+    // On an empty database the first keys are made, then a fresh one signs at once.
+    let first = json_stdout(&issuer(&db, &["keys", "rotate", "--emergency"]));
     assert_eq!(first["alg"], "ES256");
-    let second = json_stdout(&issuer(&db, &["keys", "rotate", "--signing-alg", "EdDSA"]));
+    assert_eq!(first["status"], "current");
+
+    // A planned rotation waits until the next key has been published for a JWKS max-age.
+    let early = Command::new(BIN)
+        .args(["keys", "rotate", "--database-url", &db])
+        .output()
+        .expect("run issuer");
+    assert!(!early.status.success());
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(stderr.contains("next key is not ready"), "{stderr}");
+
+    let second = json_stdout(&issuer(
+        &db,
+        &["keys", "rotate", "--emergency", "--signing-alg", "EdDSA"],
+    ));
     assert_eq!(second["alg"], "EdDSA");
     assert_eq!(second["status"], "current");
 
     let listed = json_stdout(&issuer(&db, &["keys", "list", "--json"]));
     let listed = listed.as_array().cloned().unwrap_or_default();
-    assert_eq!(listed.len(), 2);
+    let statuses: Vec<_> = listed.iter().map(|k| k["status"].clone()).collect();
+    assert_eq!(statuses, ["current", "next", "retired", "retired"]);
     assert_eq!(listed[0]["kid"], second["kid"]);
     assert_eq!(listed[0]["alg"], "EdDSA");
-    assert_eq!(listed[0]["status"], "current");
-    assert_eq!(listed[1]["kid"], first["kid"]);
-    assert_eq!(listed[1]["status"], "retired");
+    assert!(
+        listed
+            .iter()
+            .any(|k| k["kid"] == first["kid"] && k["status"] == "retired")
+    );
     assert!(listed[1]["created_at"].is_u64());
 
     let table = issuer(&db, &["keys", "list"]);
@@ -223,10 +241,19 @@ fn serve_announces_real_ports_issues_tokens_and_stops_on_sigterm() {
         .expect("spawn serve");
     let mut server = Server(child);
     let stdout = server.0.stdout.take().expect("stdout");
+    let mut stdout = BufReader::new(stdout);
+    // A first start on an empty database shows the admin credential once, before it listens.
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("announce line");
+    stdout.read_line(&mut line).expect("credential line");
+    let credential: Value = serde_json::from_str(&line).expect("credential JSON");
+    assert_eq!(credential["event"], "admin_credential", "{line}");
+    assert_eq!(
+        credential["token"].as_str().map(str::len),
+        Some(43),
+        "{line}"
+    );
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("announce line");
     let announced: Value = serde_json::from_str(&line).expect("announce JSON");
     let mut names: Vec<&String> = announced
         .as_object()
@@ -287,4 +314,68 @@ fn serve_announces_real_ports_issues_tokens_and_stops_on_sigterm() {
         status.success(),
         "graceful shutdown exits 0, got {status:?}"
     );
+}
+
+#[test]
+fn private_keys_are_encrypted_at_rest_and_a_different_master_key_is_refused() {
+    let (dir, db) = temp_db();
+    let key_a = "a".repeat(64);
+    let with_key = |key: Option<&str>, args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("DATABASE_URL", &db)
+            .env_remove("ISSUER_SIGNING_ALG")
+            .env_remove("ISSUER_MASTER_KEY_FILE")
+            .env("RUST_LOG", "warn");
+        match key {
+            Some(key) => command.env("ISSUER_MASTER_KEY", key),
+            None => command.env_remove("ISSUER_MASTER_KEY"),
+        };
+        command.output().expect("run issuer")
+    };
+    json_stdout(&with_key(Some(&key_a), &["keys", "rotate", "--emergency"]));
+
+    // The rows name AES-GCM, and no private key is stored as a plain PKCS#8 document.
+    let file = dir.path().join("nested/dir/issuer.db");
+    let bytes = std::fs::read(&file).expect("database file");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("aes-256-gcm-v1"),
+        "keys are sealed with AES-256-GCM"
+    );
+    assert!(!text.contains("plaintext"), "no key is left unsealed");
+
+    // Another master key (or none, which would mean a fresh development key) cannot touch them.
+    for key in [Some("b".repeat(64)), None] {
+        let refused = with_key(key.as_deref(), &["keys", "rotate", "--emergency"]);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("not the one the signing keys"), "{stderr}");
+        assert!(
+            !stderr.contains(&"b".repeat(64)),
+            "the key is never printed"
+        );
+    }
+    json_stdout(&with_key(Some(&key_a), &["keys", "rotate", "--emergency"]));
+}
+
+#[test]
+fn without_a_master_key_a_private_development_key_is_made_with_a_warning() {
+    let (dir, db) = temp_db();
+    let output = Command::new(BIN)
+        .args(["keys", "rotate", "--emergency"])
+        .env("DATABASE_URL", &db)
+        .env_remove("ISSUER_MASTER_KEY")
+        .env_remove("ISSUER_MASTER_KEY_FILE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run issuer");
+    json_stdout(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEVELOPMENT MASTER KEY"), "{stderr}");
+    let key_file = dir.path().join("nested/dir/master.key");
+    let mode =
+        std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(&key_file).expect("key file"));
+    assert_eq!(mode & 0o777, 0o600);
 }

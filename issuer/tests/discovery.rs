@@ -48,7 +48,7 @@ async fn jwks_keys_carry_alg_use_and_kid() {
     let jwks = reply.json();
     assert_eq!(keys_of(&jwks), ["keys"]);
     let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
-    assert_eq!(keys.len(), 1);
+    assert_eq!(keys.len(), 2, "the current key and the next one");
     let key = &keys[0];
     assert_eq!(keys_of(key), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
     assert_eq!(key["kty"], "EC");
@@ -98,20 +98,29 @@ async fn ready_fails_when_the_database_is_gone() {
 async fn admin_lists_clients_without_secrets() {
     let t = TestIssuer::new().await;
     let secret = t.client_with("svc.x", "read write", "orders", 120).await;
-    let reply = t.get(t.admin(), "/admin/clients").await;
+    let admin = t.admin_token().await;
+    let reply = t
+        .admin_call("GET", "/admin/clients", Some(&admin), None)
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     let clients = reply.json();
     assert_eq!(
         clients,
         serde_json::json!([{
             "client_id": "svc.x", "scope": "read write", "audience": "orders",
-            "ttl": 120, "created_at": common::START
+            "ttl": 120, "auth_method": "client_secret", "created_at": common::START
         }])
     );
     assert!(!String::from_utf8_lossy(&reply.body).contains(&secret));
 
-    let keys = t.get(t.admin(), "/admin/keys").await.json();
+    let keys = t
+        .admin_call("GET", "/admin/keys", Some(&admin), None)
+        .await
+        .json();
     let key = &keys[0];
-    assert_eq!(keys_of(key), ["alg", "created_at", "kid", "status"]);
+    assert_eq!(
+        keys_of(key),
+        ["activated_at", "alg", "created_at", "kid", "status"]
+    );
     assert_eq!(key["status"], "current");
 }

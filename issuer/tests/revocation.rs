@@ -224,3 +224,59 @@ async fn expired_revocations_are_purged() {
         .to_owned();
     assert!(t.state.store.is_revoked(&second_jti).await.expect("query"));
 }
+
+#[tokio::test]
+async fn the_revocation_feed_lists_revoked_tokens_and_clients_until_they_expire() {
+    let t = TestIssuer::new().await;
+    let secret = t.client("svc.feed", "read").await;
+    let token = t.token("svc.feed", &secret, "").await;
+    let jti = segment(&token, 1)["jti"].clone();
+
+    let empty = t.get(t.public(), "/oauth/revocations").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.header("cache-control"), Some("no-cache"));
+    assert_eq!(
+        empty.json(),
+        serde_json::json!({"iss": ISSUER, "generated_at": START, "tokens": [], "clients": []})
+    );
+
+    let revoked = t
+        .post_form(
+            "/oauth/revoke",
+            &format!("token={token}"),
+            Some(("svc.feed", &secret)),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    t.state
+        .store
+        .revoke_client("svc.other", START + 1, START + 1 + 300 + 60)
+        .await
+        .expect("revoke client");
+
+    t.clock.advance(10);
+    let feed = t.get(t.public(), "/oauth/revocations").await.json();
+    assert_eq!(
+        feed["tokens"],
+        serde_json::json!([{"jti": jti, "exp": START + 300}])
+    );
+    assert_eq!(
+        feed["clients"],
+        serde_json::json!([{"client_id": "svc.other", "revoked_before": START + 1}])
+    );
+
+    // Once every token concerned has expired, the entries leave the feed.
+    t.clock.advance(300 + 60);
+    let feed = t.get(t.public(), "/oauth/revocations").await.json();
+    assert_eq!(feed["tokens"], serde_json::json!([]));
+    assert_eq!(feed["clients"], serde_json::json!([]));
+
+    let metadata = t
+        .get(t.public(), "/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    assert_eq!(
+        metadata["revocation_feed_endpoint"],
+        format!("{ISSUER}/oauth/revocations")
+    );
+}

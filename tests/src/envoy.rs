@@ -39,12 +39,14 @@ pub fn default_filter_config(issuer_url: &str) -> Value {
 }
 
 /// Where the generated configuration points its clusters.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Clusters {
     /// Cluster `issuer` (the filter's `remote_jwks` cluster).
     pub issuer: SocketAddr,
     /// Cluster `upstream`, which every route goes to.
     pub upstream: SocketAddr,
+    /// More clusters by name, for the filter to fetch from (e.g. a revocation feed).
+    pub extra: Vec<(String, SocketAddr)>,
 }
 
 /// The Envoy bootstrap for a test, as JSON (which Envoy reads as YAML too): listener and admin on
@@ -62,6 +64,18 @@ pub fn envoy_config(clusters: Clusters, wasm: &Path, filter_config: &Value) -> V
             }
         })
     };
+    let all_clusters: Vec<Value> = [
+        cluster("issuer", clusters.issuer),
+        cluster("upstream", clusters.upstream),
+    ]
+    .into_iter()
+    .chain(
+        clusters
+            .extra
+            .iter()
+            .map(|(name, addr)| cluster(name, *addr)),
+    )
+    .collect();
     json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {
@@ -117,7 +131,7 @@ pub fn envoy_config(clusters: Clusters, wasm: &Path, filter_config: &Value) -> V
                     }
                 }]}]
             }],
-            "clusters": [cluster("issuer", clusters.issuer), cluster("upstream", clusters.upstream)]
+            "clusters": all_clusters
         }
     })
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 pub mod envoy;
+mod feed;
 pub mod http;
 pub mod issuer;
 pub mod jwt;
@@ -28,6 +29,7 @@ mod stack;
 pub mod upstream;
 
 pub use envoy::default_filter_config;
+pub use feed::FeedServer;
 pub use http::Response;
 pub use issuer::{Client, Issuer, NewClient};
 pub use process::{LogFile, free_port};

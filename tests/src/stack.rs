@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitStatus;
 
 use serde_json::Value;
 
 use crate::envoy::{self, Clusters, Envoy, EnvoyFailure};
 use crate::http::{self, Response};
-use crate::issuer::{Client, Issuer, NewClient};
+use crate::issuer::{Client, Issuer, IssuerOptions, NewClient};
 use crate::upstream::Upstream;
 use crate::{Diagnose, bins};
 
@@ -20,6 +21,9 @@ type ConfigFn = Box<dyn FnOnce(&str) -> Value>;
 pub struct StackOptions {
     filter_config: Option<ConfigFn>,
     jwks_port: Option<u16>,
+    issuer: IssuerOptions,
+    running_issuer: Option<(Issuer, tempfile::TempDir)>,
+    clusters: Vec<(String, u16)>,
 }
 
 impl StackOptions {
@@ -34,6 +38,26 @@ impl StackOptions {
     /// issuer, e.g. a port where nothing listens.
     pub fn jwks_cluster_port(mut self, port: u16) -> Self {
         self.jwks_port = Some(port);
+        self
+    }
+
+    /// Starts the stack's issuer with `options` (database, more `serve` flags, environment).
+    pub fn issuer(mut self, options: IssuerOptions) -> Self {
+        self.issuer = options;
+        self
+    }
+
+    /// Builds the stack around an issuer that already runs, started in `dir` (which the stack then
+    /// owns), instead of starting one: e.g. one the test has already crashed and restarted.
+    pub fn around_issuer(mut self, issuer: Issuer, dir: tempfile::TempDir) -> Self {
+        self.running_issuer = Some((issuer, dir));
+        self
+    }
+
+    /// Adds cluster `name` pointing at `127.0.0.1:port`, for the filter configuration to name
+    /// (e.g. a provider's `revocations` served by a [`crate::FeedServer`]).
+    pub fn cluster(mut self, name: &str, port: u16) -> Self {
+        self.clusters.push((name.to_owned(), port));
         self
     }
 }
@@ -93,21 +117,26 @@ impl Stack {
 
     /// Starts everything, returning why it failed instead of panicking (for tests of refused
     /// configurations).
-    pub fn try_start(options: StackOptions) -> Result<Stack, StartError> {
+    pub fn try_start(mut options: StackOptions) -> Result<Stack, StartError> {
         let bins = bins();
-        let dir = tempfile::Builder::new()
-            .prefix("e2e-")
-            .tempdir()
-            .map_err(|err| {
-                StartError::Other(format!("cannot create a temporary directory: {err}"))
-            })?;
-        let issuer = match Issuer::try_start(dir.path()) {
-            Ok(issuer) => issuer,
-            Err(err) => {
-                return Err(StartError::Other(format!(
-                    "{err}\n(files kept in {})",
-                    keep(dir)
-                )));
+        let (issuer, dir) = match options.running_issuer.take() {
+            Some(running) => running,
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("e2e-")
+                    .tempdir()
+                    .map_err(|err| {
+                        StartError::Other(format!("cannot create a temporary directory: {err}"))
+                    })?;
+                match Issuer::try_start_with(dir.path(), std::mem::take(&mut options.issuer)) {
+                    Ok(issuer) => (issuer, dir),
+                    Err(err) => {
+                        return Err(StartError::Other(format!(
+                            "{err}\n(files kept in {})",
+                            keep(dir)
+                        )));
+                    }
+                }
             }
         };
         let upstream = match Upstream::try_start(dir.path()) {
@@ -131,6 +160,11 @@ impl Stack {
             Clusters {
                 issuer: jwks,
                 upstream: upstream.addr(),
+                extra: options
+                    .clusters
+                    .iter()
+                    .map(|(name, port)| (name.clone(), SocketAddr::from(([127, 0, 0, 1], *port))))
+                    .collect(),
             },
             &bins.filter_wasm,
             &filter_config,
@@ -152,6 +186,14 @@ impl Stack {
     /// The issuer.
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
+    }
+
+    /// The test's directory (logs, configuration, the SQLite database), kept when the test fails.
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .map(|dir| dir.path())
+            .unwrap_or_else(|| Path::new(""))
     }
 
     /// The issuer URL (`iss` of every token).

@@ -1,11 +1,18 @@
 //! Registered clients: registration, lookup and authentication.
 
+pub mod assertion;
 mod fields;
+pub mod lockout;
 mod secret;
 
+pub use assertion::{
+    AssertionError, AssertionPolicy, ClientKeys, VerifiedAssertion, peek_client_id,
+    verify_assertion, verify_assertion_with_keys,
+};
 pub use fields::{
     Audience, ClientId, FieldError, MAX_AUDIENCE_LEN, MAX_CLIENT_ID_LEN, MAX_TTL_SECS, Ttl,
 };
+pub use lockout::{Throttle, ThrottlePolicy, Verdict};
 pub use secret::{ClientSecret, SecretError, SecretHasher};
 
 use crate::clock::UnixTime;
@@ -32,6 +39,9 @@ pub enum ClientError {
     /// The OS RNG failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A `private_key_jwt` client's JWKS is unusable.
+    #[error("invalid client JWKS: {0}")]
+    Jwks(assertion::AssertionError),
     /// The database failed.
     #[error("client storage failed")]
     Store(#[from] StoreError),
@@ -90,11 +100,14 @@ pub async fn register(
     let secret = ClientSecret::generate()?;
     let record = ClientRecord {
         client_id: new.id.as_str().to_owned(),
-        secret_hash: hasher.hash(secret.expose()).to_vec(),
+        auth_method: "client_secret".to_owned(),
+        secret_hash: Some(hasher.hash(secret.expose()).to_vec()),
+        jwks: None,
         scope: new.scope.to_string(),
         audience: new.audience.as_str().to_owned(),
         ttl_secs: new.ttl.secs(),
         created_at: now,
+        disabled_at: None,
     };
     store
         .insert_client(&record)
@@ -113,6 +126,86 @@ pub async fn register(
     Ok((client, secret))
 }
 
+/// Registers a `private_key_jwt` client: it authenticates with assertions signed by the keys
+/// of `jwks` (a public JWKS document, checked here) and has no secret at all.
+pub async fn register_with_jwks(
+    store: &Store,
+    new: NewClient,
+    jwks: &str,
+    now: UnixTime,
+) -> Result<Client, ClientError> {
+    assertion::ClientKeys::parse(jwks).map_err(ClientError::Jwks)?;
+    let record = ClientRecord {
+        client_id: new.id.as_str().to_owned(),
+        auth_method: "private_key_jwt".to_owned(),
+        secret_hash: None,
+        jwks: Some(jwks.to_owned()),
+        scope: new.scope.to_string(),
+        audience: new.audience.as_str().to_owned(),
+        ttl_secs: new.ttl.secs(),
+        created_at: now,
+        disabled_at: None,
+    };
+    store
+        .insert_client(&record)
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict => ClientError::AlreadyExists(record.client_id.clone()),
+            other => ClientError::Store(other),
+        })?;
+    Ok(Client {
+        id: new.id,
+        scope: new.scope,
+        audience: new.audience,
+        ttl: new.ttl,
+        created_at: now,
+    })
+}
+
+/// Authenticates a `private_key_jwt` client assertion (RFC 7523 §2.2): the client, or the
+/// stable code of why not (for the audit trail; the caller answers `invalid_client` either way).
+///
+/// The `jti` is recorded until the assertion could no longer be accepted, so each assertion
+/// authenticates once.
+pub async fn authenticate_assertion(
+    store: &Store,
+    assertion: &str,
+    client_id_hint: Option<&str>,
+    issuer: &str,
+    now: UnixTime,
+) -> Result<Result<Client, &'static str>, ClientError> {
+    let client_id = match assertion::peek_client_id(assertion) {
+        Ok(id) => id,
+        Err(err) => return Ok(Err(err.code())),
+    };
+    let Some(record) = store.client(client_id.as_str()).await? else {
+        return Ok(Err("unknown_client"));
+    };
+    if record.disabled_at.is_some() {
+        return Ok(Err("client_disabled"));
+    }
+    let Some(jwks) = record.jwks.as_deref() else {
+        return Ok(Err("not_a_private_key_jwt_client"));
+    };
+    let policy = assertion::AssertionPolicy::default();
+    let verified =
+        match assertion::verify_assertion(assertion, client_id_hint, jwks, issuer, now, &policy) {
+            Ok(verified) => verified,
+            Err(err) => return Ok(Err(err.code())),
+        };
+    if !store
+        .use_assertion(
+            verified.client_id.as_str(),
+            &verified.jti,
+            verified.remember_until,
+        )
+        .await?
+    {
+        return Ok(Err("assertion_replayed"));
+    }
+    Ok(Ok(Client::try_from(record)?))
+}
+
 /// The client whose id and secret these are, or `None` — the same `None` whether the id is
 /// unknown or the secret wrong, so callers cannot reveal which.
 pub async fn authenticate(
@@ -121,15 +214,35 @@ pub async fn authenticate(
     client_id: &str,
     secret: &str,
 ) -> Result<Option<Client>, ClientError> {
-    let record = match ClientId::parse(client_id) {
-        Ok(id) => store.client(id.as_str()).await?,
-        Err(_) => None,
+    let id = ClientId::parse(client_id).ok();
+    // A record read a moment ago (`CLIENT_RECHECK`) answers the right secret without the
+    // database; anything else, a wrong secret included, is looked up afresh. The hash is
+    // computed whether or not there is such a record, so the work done before the lookup
+    // does not tell a known id from an unknown one either.
+    let recent = id.as_ref().and_then(|id| store.recent_client(id.as_str()));
+    let recent_hash = recent
+        .as_ref()
+        .and_then(|r| r.secret_hash.as_deref())
+        .unwrap_or(&[]);
+    if hasher.verify(secret, recent_hash) {
+        if let Some(record) = recent.filter(|r| r.disabled_at.is_none()) {
+            return Ok(Some(Client::try_from(ClientRecord::clone(&record))?));
+        }
+    }
+    let record = match id {
+        Some(id) => store.client(id.as_str()).await?,
+        None => None,
     };
     // Hash even for unknown ids so both failures cost the same work.
-    let stored: &[u8] = record.as_ref().map_or(&[], |r| r.secret_hash.as_slice());
+    let stored: &[u8] = record
+        .as_ref()
+        .and_then(|r| r.secret_hash.as_deref())
+        .unwrap_or(&[]);
     let matches = hasher.verify(secret, stored);
     match record {
-        Some(record) if matches => Ok(Some(Client::try_from(record)?)),
+        Some(record) if matches && record.disabled_at.is_none() => {
+            Ok(Some(Client::try_from(record)?))
+        }
         _ => Ok(None),
     }
 }

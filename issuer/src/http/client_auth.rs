@@ -1,7 +1,15 @@
 //! Client authentication for the token, revocation and introspection endpoints:
-//! `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1), exactly one per request.
+//! `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1) and `private_key_jwt`
+//! (RFC 7523 §2.2), exactly one per request.
+//!
+//! Failed attempts are throttled per client id and per source address (progressive delay,
+//! then a temporary lockout), audited, and always answered alike, so a response never tells
+//! whether a client id exists.
 
-use axum::extract::{FromRequest, Request};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
@@ -9,16 +17,26 @@ use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
-use super::{OAuthError, OAuthForm};
-use crate::clients::{self, Client, ClientId};
+use super::{OAuthError, OAuthForm, Peer};
+use crate::audit::{AuditEvent, Outcome};
+use crate::clients::assertion::CLIENT_ASSERTION_TYPE;
+use crate::clients::{self, Client, ClientId, Verdict};
 use crate::state::AppState;
 
-/// Form fields a client may authenticate with (`client_secret_post`).
+/// Form fields a client may authenticate with.
 pub trait PostCredentials {
     /// The `client_id` parameter.
     fn client_id(&self) -> Option<&str>;
-    /// The `client_secret` parameter.
+    /// The `client_secret` parameter (`client_secret_post`).
     fn client_secret(&self) -> Option<&str>;
+    /// The `client_assertion_type` parameter (`private_key_jwt`).
+    fn client_assertion_type(&self) -> Option<&str> {
+        None
+    }
+    /// The `client_assertion` parameter (`private_key_jwt`).
+    fn client_assertion(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Extracts the form `T` of a request whose client has authenticated.
@@ -35,6 +53,34 @@ struct Credentials {
     secret: String,
 }
 
+/// How the request says it authenticates.
+enum Presented {
+    Secret(Credentials),
+    Assertion {
+        assertion: String,
+        client_id: Option<String>,
+    },
+}
+
+impl Presented {
+    /// The client id the request claims, for throttling and the audit trail (unverified).
+    fn claimed_id(&self) -> String {
+        match self {
+            Self::Secret(credentials) => credentials.id.clone(),
+            Self::Assertion { assertion, .. } => clients::assertion::peek_client_id(assertion)
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Self::Secret(_) => "client_secret",
+            Self::Assertion { .. } => "private_key_jwt",
+        }
+    }
+}
+
 impl<T> FromRequest<AppState> for Authenticated<T>
 where
     T: DeserializeOwned + PostCredentials + Send,
@@ -42,36 +88,131 @@ where
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = Peer(
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        );
         let basic = basic_credentials(req.headers())?;
         let OAuthForm(form) = OAuthForm::<T>::from_request(req, state).await?;
-        let credentials = choose(basic, form.client_id(), form.client_secret())?;
-        let client = clients::authenticate(
-            &state.store,
-            &state.hasher,
-            &credentials.id,
-            &credentials.secret,
-        )
-        .await?;
-        match client {
-            Some(client) => Ok(Self { client, form }),
-            None => {
-                // Only a well-formed id is logged: the raw value is attacker-controlled.
-                let client_id = ClientId::parse(&credentials.id).ok();
-                tracing::info!(client_id = ?client_id.as_ref().map(ClientId::as_str), "client authentication failed");
+        let presented = choose(basic, &form)?;
+        let claimed = presented.claimed_id();
+        // Without a socket (tests driving the router) every request shares one address.
+        let ip = peer.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let now = state.clock.now();
+        let now_ms = now.saturating_mul(1000);
+        match state.throttle.check(&claimed, ip, now_ms) {
+            Verdict::Allow => {}
+            // Slept whatever the outcome, so the delay itself says nothing about the secret.
+            Verdict::Delay(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Verdict::Locked { retry_after_secs } => {
+                audit_failure(state, &claimed, &peer, presented.method(), "locked_out").await?;
+                return Err(OAuthError::TooManyAttempts { retry_after_secs });
+            }
+        }
+        let method = presented.method();
+        let outcome = match presented {
+            Presented::Secret(credentials) => clients::authenticate(
+                &state.store,
+                &state.hasher,
+                &credentials.id,
+                &credentials.secret,
+            )
+            .await?
+            .ok_or("invalid_credentials"),
+            Presented::Assertion {
+                assertion,
+                client_id,
+            } => {
+                clients::authenticate_assertion(
+                    &state.store,
+                    &assertion,
+                    client_id.as_deref(),
+                    state.issuer.as_str(),
+                    now,
+                )
+                .await?
+            }
+        };
+        match outcome {
+            Ok(client) => {
+                state.throttle.record_success(client.id.as_str(), now_ms);
+                Ok(Self { client, form })
+            }
+            Err(reason) => {
+                state.throttle.record_failure(&claimed, ip, now_ms);
+                audit_failure(state, &claimed, &peer, method, reason).await?;
                 Err(OAuthError::InvalidClient)
             }
         }
     }
 }
 
+/// Records a failed authentication. Only a well-formed claimed id is kept: the raw value is
+/// attacker-controlled.
+async fn audit_failure(
+    state: &AppState,
+    claimed: &str,
+    peer: &Peer,
+    method: &'static str,
+    reason: &'static str,
+) -> Result<(), OAuthError> {
+    let client_id = ClientId::parse(claimed).ok();
+    let actor = client_id
+        .as_ref()
+        .map_or("unknown", ClientId::as_str)
+        .to_owned();
+    tracing::info!(client_id = %actor, source = %peer.label(), method, reason, "client authentication failed");
+    state
+        .audit
+        .record(AuditEvent {
+            actor: actor.clone(),
+            action: "client.auth_failed",
+            target: actor,
+            source: peer.label(),
+            outcome: Outcome::Failure,
+            detail: serde_json::json!({"method": method, "reason": reason}),
+        })
+        .await?;
+    Ok(())
+}
+
 /// Picks the one authentication method the request used.
-fn choose(
+fn choose<T: PostCredentials>(
     basic: Option<Credentials>,
-    post_id: Option<&str>,
-    post_secret: Option<&str>,
-) -> Result<Credentials, OAuthError> {
+    form: &T,
+) -> Result<Presented, OAuthError> {
+    let post_id = form.client_id();
+    let post_secret = form.client_secret();
+    match (form.client_assertion_type(), form.client_assertion()) {
+        (None, None) => {}
+        (Some(CLIENT_ASSERTION_TYPE), Some(assertion)) => {
+            // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request".
+            if basic.is_some() || post_secret.is_some() {
+                return Err(OAuthError::InvalidRequest(
+                    "use one client authentication method, not several",
+                ));
+            }
+            return Ok(Presented::Assertion {
+                assertion: assertion.to_owned(),
+                client_id: post_id.map(str::to_owned),
+            });
+        }
+        (Some(CLIENT_ASSERTION_TYPE), None) => {
+            return Err(OAuthError::InvalidRequest("client_assertion is missing"));
+        }
+        (Some(_), _) => {
+            return Err(OAuthError::InvalidRequest(
+                "unsupported client_assertion_type",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::InvalidRequest(
+                "client_assertion_type is missing",
+            ));
+        }
+    }
     match (basic, post_id, post_secret) {
-        // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request".
         (Some(_), _, Some(_)) => Err(OAuthError::InvalidRequest(
             "use one client authentication method, not both",
         )),
@@ -79,11 +220,11 @@ fn choose(
         (Some(basic), Some(id), None) if id != basic.id => Err(OAuthError::InvalidRequest(
             "client_id does not match the Authorization header",
         )),
-        (Some(basic), _, None) => Ok(basic),
-        (None, Some(id), Some(secret)) => Ok(Credentials {
+        (Some(basic), _, None) => Ok(Presented::Secret(basic)),
+        (None, Some(id), Some(secret)) => Ok(Presented::Secret(Credentials {
             id: id.to_owned(),
             secret: secret.to_owned(),
-        }),
+        })),
         (None, None, Some(_)) => Err(OAuthError::InvalidRequest(
             "client_secret given without client_id",
         )),
@@ -162,6 +303,30 @@ mod tests {
         assert_eq!(basic("Bearer abc"), Err("invalid_client"));
     }
 
+    /// A form with the given credential parameters.
+    #[derive(Default)]
+    struct Form {
+        id: Option<&'static str>,
+        secret: Option<&'static str>,
+        assertion_type: Option<&'static str>,
+        assertion: Option<&'static str>,
+    }
+
+    impl PostCredentials for Form {
+        fn client_id(&self) -> Option<&str> {
+            self.id
+        }
+        fn client_secret(&self) -> Option<&str> {
+            self.secret
+        }
+        fn client_assertion_type(&self) -> Option<&str> {
+            self.assertion_type
+        }
+        fn client_assertion(&self) -> Option<&str> {
+            self.assertion
+        }
+    }
+
     #[test]
     fn exactly_one_method() {
         let creds = || {
@@ -170,19 +335,67 @@ mod tests {
                 secret: "b".into(),
             })
         };
-        let code = |r: Result<Credentials, OAuthError>| r.map(|c| c.id).map_err(|e| e.code());
+        let code = |r: Result<Presented, OAuthError>| match r {
+            Ok(Presented::Secret(c)) => Ok(c.id),
+            Ok(Presented::Assertion { .. }) => Ok("assertion".to_owned()),
+            Err(e) => Err(e.code()),
+        };
+        let form = |id, secret| Form {
+            id,
+            secret,
+            ..Form::default()
+        };
         assert_eq!(
-            code(choose(creds(), None, Some("b"))),
+            code(choose(creds(), &form(None, Some("b")))),
             Err("invalid_request")
         );
         assert_eq!(
-            code(choose(creds(), Some("x"), None)),
+            code(choose(creds(), &form(Some("x"), None))),
             Err("invalid_request")
         );
-        assert_eq!(code(choose(creds(), Some("a"), None)), Ok("a".to_owned()));
-        assert_eq!(code(choose(None, Some("a"), Some("b"))), Ok("a".to_owned()));
-        assert_eq!(code(choose(None, None, Some("b"))), Err("invalid_request"));
-        assert_eq!(code(choose(None, Some("a"), None)), Err("invalid_client"));
-        assert_eq!(code(choose(None, None, None)), Err("invalid_client"));
+        assert_eq!(
+            code(choose(creds(), &form(Some("a"), None))),
+            Ok("a".to_owned())
+        );
+        assert_eq!(
+            code(choose(None, &form(Some("a"), Some("b")))),
+            Ok("a".to_owned())
+        );
+        assert_eq!(
+            code(choose(None, &form(None, Some("b")))),
+            Err("invalid_request")
+        );
+        assert_eq!(
+            code(choose(None, &form(Some("a"), None))),
+            Err("invalid_client")
+        );
+        assert_eq!(code(choose(None, &form(None, None))), Err("invalid_client"));
+
+        let assertion = |assertion_type, assertion| Form {
+            assertion_type,
+            assertion,
+            ..Form::default()
+        };
+        let jwt_bearer = Some(CLIENT_ASSERTION_TYPE);
+        assert_eq!(
+            code(choose(None, &assertion(jwt_bearer, Some("x.y.z")))),
+            Ok("assertion".to_owned())
+        );
+        assert_eq!(
+            code(choose(creds(), &assertion(jwt_bearer, Some("x.y.z")))),
+            Err("invalid_request")
+        );
+        assert_eq!(
+            code(choose(None, &assertion(jwt_bearer, None))),
+            Err("invalid_request")
+        );
+        assert_eq!(
+            code(choose(None, &assertion(None, Some("x.y.z")))),
+            Err("invalid_request")
+        );
+        assert_eq!(
+            code(choose(None, &assertion(Some("saml"), Some("x")))),
+            Err("invalid_request")
+        );
     }
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequest, Request};
-use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::audit::AuditError;
 use crate::clients::ClientError;
 use crate::keys::KeyError;
 use crate::random::RandomError;
@@ -37,6 +38,12 @@ pub enum OAuthError {
     UnsupportedGrantType,
     /// `invalid_scope`: the requested scope is malformed or exceeds the client's.
     InvalidScope(&'static str),
+    /// `invalid_client` with 429 and `Retry-After`: too many failed authentications from this
+    /// client id or address. Unknown ids are locked out alike, so this reveals nothing.
+    TooManyAttempts {
+        /// Seconds until the lockout ends.
+        retry_after_secs: u64,
+    },
     /// `server_error` with 500; the cause is logged, never sent.
     Internal(InternalError),
 }
@@ -46,7 +53,7 @@ impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::PayloadTooLarge => "invalid_request",
-            Self::InvalidClient => "invalid_client",
+            Self::InvalidClient | Self::TooManyAttempts { .. } => "invalid_client",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
@@ -58,6 +65,7 @@ impl OAuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -72,6 +80,7 @@ impl OAuthError {
             | Self::InvalidScope(text) => text,
             Self::PayloadTooLarge => "request body is too large",
             Self::InvalidClient => "client authentication failed",
+            Self::TooManyAttempts { .. } => "too many failed authentication attempts; retry later",
             Self::UnsupportedGrantType => "only the client_credentials grant is supported",
             Self::Internal(_) => "internal error",
         }
@@ -96,6 +105,9 @@ impl IntoResponse for OAuthError {
         headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
         if matches!(self, Self::InvalidClient) {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
+        }
+        if let Self::TooManyAttempts { retry_after_secs } = self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if let Self::Internal(detail) = self {
             // Logged by `log_internal_errors`, so building a response has no side effects.
@@ -133,7 +145,7 @@ macro_rules! internal_from {
     )*};
 }
 
-internal_from!(StoreError, KeyError, ClientError, RandomError);
+internal_from!(StoreError, KeyError, ClientError, RandomError, AuditError);
 
 /// Logs the cause of any `server_error` response.
 pub(super) async fn log_internal_errors(response: Response) -> Response {

@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::keys::KeyError;
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -28,7 +29,8 @@ async fn health() -> Json<Status> {
     })
 }
 
-/// Ready means the database answers and a current signing key exists.
+/// Ready means the database answers and the current signing key can be loaded and unsealed:
+/// exactly what the token endpoint needs, so a load balancer sends no traffic before then.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Status>) {
     let not_ready = |reason| {
         (
@@ -43,18 +45,22 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Status>) {
         tracing::warn!(error = %err, "readiness: database unreachable");
         return not_ready("database unreachable");
     }
-    match state.store.current_key().await {
-        Ok(Some(_)) => (
+    match state.keyring.signer(&state.store).await {
+        Ok(_) => (
             StatusCode::OK,
             Json(Status {
                 status: "ready",
                 reason: None,
             }),
         ),
-        Ok(None) => not_ready("no signing key"),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness: cannot read signing key");
+        Err(KeyError::NoCurrentKey) => not_ready("no signing key"),
+        Err(KeyError::Store(err)) => {
+            tracing::warn!(error = %err, "readiness: cannot read the signing key");
             not_ready("database unreachable")
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: the signing key cannot be used");
+            not_ready("signing key unusable")
         }
     }
 }

@@ -21,6 +21,8 @@ pub(super) struct IntrospectForm {
     // `token_type_hint` is accepted and ignored: access tokens are the only kind.
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 impl PostCredentials for IntrospectForm {
@@ -30,6 +32,14 @@ impl PostCredentials for IntrospectForm {
 
     fn client_secret(&self) -> Option<&str> {
         self.client_secret.as_deref()
+    }
+
+    fn client_assertion_type(&self) -> Option<&str> {
+        self.client_assertion_type.as_deref()
+    }
+
+    fn client_assertion(&self) -> Option<&str> {
+        self.client_assertion.as_deref()
     }
 }
 
@@ -83,7 +93,16 @@ async fn introspect(
     let now = state.clock.now();
     let keys = keys::published(&state.store).await?;
     let valid = match access_token::validate(&token, &keys, &state.issuer, now) {
-        Some(valid) if !state.store.is_revoked(&valid.jti).await? => Some(valid),
+        // Revoked by jti, or with every token of its client (the admin's revoke-tokens).
+        Some(valid)
+            if !state.store.is_revoked(&valid.jti).await?
+                && !state
+                    .store
+                    .is_client_revoked(&valid.client_id, valid.iat)
+                    .await? =>
+        {
+            Some(valid)
+        }
         _ => None,
     };
     Ok(Json(Introspection {

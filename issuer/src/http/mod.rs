@@ -3,22 +3,28 @@
 //! Each is a plain `fn(AppState) -> Router`, so tests drive them with `oneshot` and no socket.
 
 mod admin;
+mod admin_audit;
+mod admin_auth;
 mod client_auth;
 mod error;
 mod health;
 mod introspect;
+mod metrics;
+mod peer;
+mod revocation_feed;
 mod revoke;
 mod token;
 mod well_known;
 
 pub use client_auth::{Authenticated, PostCredentials};
 pub use error::{OAuthError, OAuthForm};
+pub use peer::Peer;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
-use axum::middleware::map_response;
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::response::Response;
 
 use crate::state::AppState;
@@ -37,18 +43,30 @@ pub fn public_router(state: AppState) -> Router {
     Router::new()
         .merge(oauth)
         .merge(well_known::routes())
+        .merge(revocation_feed::routes())
         .merge(health::routes())
+        // Inside the router, where the matched route is known; `count` below sees 404s too.
+        .route_layer(from_fn(metrics::tag_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(error::log_internal_errors))
+        .layer(from_fn_with_state(state.clone(), metrics::count))
         .with_state(state)
 }
 
-/// The admin port: health plus read-only views of keys and clients. It has no authentication
-/// of its own, so it must only be bound to a trusted interface.
+/// The admin port: `/health`, `/ready` and `/metrics` open, every `/admin/...` route behind
+/// the admin credential. Still best bound to a private interface.
 pub fn admin_router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .merge(admin::routes())
+        .merge(admin_audit::routes())
+        // A route layer, so unknown paths are a plain 404 and never count as failed logins.
+        .route_layer(from_fn_with_state(state.clone(), admin_auth::require_admin))
+        // Responses carry secrets (new client secrets) and operator data: never cached.
+        .layer(map_response(no_store));
     Router::new()
         .merge(health::routes())
-        .merge(admin::routes())
+        .merge(metrics::routes())
+        .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(error::log_internal_errors))
         .with_state(state)

@@ -5,8 +5,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{Authenticated, OAuthError, PostCredentials};
+use super::{Authenticated, OAuthError, Peer, PostCredentials};
 use crate::access_token;
+use crate::audit::{AuditEvent, Outcome};
 use crate::random::random_base64url;
 use crate::scope::ScopeError;
 use crate::state::AppState;
@@ -24,6 +25,8 @@ pub(super) struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 impl PostCredentials for TokenForm {
@@ -33,6 +36,14 @@ impl PostCredentials for TokenForm {
 
     fn client_secret(&self) -> Option<&str> {
         self.client_secret.as_deref()
+    }
+
+    fn client_assertion_type(&self) -> Option<&str> {
+        self.client_assertion_type.as_deref()
+    }
+
+    fn client_assertion(&self) -> Option<&str> {
+        self.client_assertion.as_deref()
     }
 }
 
@@ -47,12 +58,14 @@ struct TokenResponse {
 
 async fn token(
     State(state): State<AppState>,
+    peer: Peer,
     Authenticated { client, form }: Authenticated<TokenForm>,
-) -> Result<Json<TokenResponse>, OAuthError> {
+) -> axum::response::Result<Json<TokenResponse>> {
+    // `ErrorResponse` carries both OAuth errors and the 503 of an unwritable audit trail.
     match form.grant_type.as_deref() {
         Some(CLIENT_CREDENTIALS) => {}
-        Some(_) => return Err(OAuthError::UnsupportedGrantType),
-        None => return Err(OAuthError::InvalidRequest("missing grant_type")),
+        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+        None => return Err(OAuthError::InvalidRequest("missing grant_type").into()),
     }
     let scope = client
         .scope
@@ -63,11 +76,35 @@ async fn token(
             _ => OAuthError::InvalidScope("requested scope is not allowed for this client"),
         })?;
     let now = state.clock.now();
-    let signer = state.keyring.signer(&state.store).await?;
+    let signer = state
+        .keyring
+        .signer(&state.store)
+        .await
+        .map_err(OAuthError::from)?;
     // 128 bits: unguessable and collision-free for the life of the revocation table.
-    let jti = random_base64url::<16>()?;
+    let jti = random_base64url::<16>().map_err(OAuthError::from)?;
     let claims = access_token::claims(&state.issuer, &client, &scope, jti.clone(), now);
-    let access_token = signer.sign_access_token(claims)?;
+    let exp = claims.expires_at.map(|at| at.as_secs());
+    let access_token = signer.sign_access_token(claims).map_err(OAuthError::from)?;
+    // No token leaves without its record committed: if the trail cannot be written the
+    // signed token is dropped and the client gets 503 (and retries), never an unaudited token.
+    let event = AuditEvent {
+        actor: client.id.as_str().to_owned(),
+        action: "token.issued",
+        target: jti.clone(),
+        source: peer.label(),
+        outcome: Outcome::Success,
+        detail: serde_json::json!({
+            "scope": scope.to_string(),
+            "aud": client.audience.as_str(),
+            "exp": exp,
+            "kid": signer.kid(),
+        }),
+    };
+    if let Err(err) = state.audit.record(event).await {
+        tracing::error!(client_id = %client.id, %jti, error = %err, code = err.code(), "token not issued: cannot audit it");
+        return Err(err.into());
+    }
     tracing::info!(client_id = %client.id, kid = %signer.kid(), %jti, scope = %scope, "issued access token");
     Ok(Json(TokenResponse {
         access_token,

@@ -1,6 +1,8 @@
 //! Discovery: the JWKS (RFC 7517) and authorization server metadata (RFC 8414).
 
 use axum::extract::State;
+use axum::http::HeaderName;
+use axum::http::header::CACHE_CONTROL;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -20,8 +22,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(metadata))
 }
 
-async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, OAuthError> {
-    Ok(Json(Jwks::load(&state.store).await?))
+/// The published keys, cacheable for the publication lead: a next key is published at least
+/// that long before it signs, so a gateway that honours `max-age` always holds it in time.
+async fn jwks(
+    State(state): State<AppState>,
+) -> Result<([(HeaderName, String); 1], Json<Jwks>), OAuthError> {
+    let max_age = state.keys.rotation.publication_lead_secs;
+    let cache = (CACHE_CONTROL, format!("public, max-age={max_age}"));
+    Ok(([cache], Json(Jwks::load(&state.store).await?)))
 }
 
 /// RFC 8414 §2. `scopes_supported` is left out: listing every client's scopes would tell
@@ -33,6 +41,8 @@ struct Metadata {
     jwks_uri: String,
     revocation_endpoint: String,
     introspection_endpoint: String,
+    /// Not registered with IANA: where gateways poll revocations (see `revocation_feed`).
+    revocation_feed_endpoint: String,
     grant_types_supported: [&'static str; 1],
     response_types_supported: [&'static str; 0],
     token_endpoint_auth_methods_supported: [&'static str; 2],
@@ -48,6 +58,7 @@ async fn metadata(State(state): State<AppState>) -> Json<Metadata> {
         jwks_uri: issuer.endpoint("/.well-known/jwks.json"),
         revocation_endpoint: issuer.endpoint("/oauth/revoke"),
         introspection_endpoint: issuer.endpoint("/oauth/introspect"),
+        revocation_feed_endpoint: issuer.endpoint(super::revocation_feed::PATH),
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,

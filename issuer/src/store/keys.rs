@@ -3,12 +3,12 @@
 //! Listing queries never select `private_key`, so code that only publishes keys cannot leak it.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, conflict_or, from_sql_int, to_sql_int};
+use super::{Store, StoreError, conflict_or, from_sql_int, optional_time, to_sql_int};
 use crate::clock::UnixTime;
 
-/// A signing key about to be stored as the current key.
+/// A signing key about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKeyRecord {
     /// RFC 7638 thumbprint of the public key.
@@ -45,26 +45,63 @@ pub struct PublishedKeyRecord {
     pub kid: String,
     /// JWS algorithm name.
     pub alg: String,
-    /// `current` or `retired`.
+    /// `next`, `current` or `retired`.
     pub status: String,
     /// The public JWK as published, JSON.
     pub public_jwk: String,
-    /// When the key was generated.
+    /// When the key was generated (and published).
     pub created_at: UnixTime,
+    /// When the key began signing, if it has.
+    pub activated_at: Option<UnixTime>,
     /// When the key stopped signing, if it has.
     pub retired_at: Option<UnixTime>,
+    /// When a retired key leaves the JWKS.
+    pub publish_until: Option<UnixTime>,
 }
 
-const INSERT_CURRENT: &str = "INSERT INTO signing_keys \
-     (kid, alg, status, private_key, sealed_by, public_jwk, created_at) \
-     VALUES (?, ?, 'current', ?, ?, ?, ?)";
+/// Inserts a key with `status` $7; a `current` key is active from its creation.
+const INSERT_KEY: &str = "INSERT INTO signing_keys \
+     (kid, alg, status, private_key, sealed_by, public_jwk, created_at, activated_at) \
+     VALUES ($1, $2, $7, $3, $4, $5, $6, CASE WHEN $7 = 'current' THEN $6 END)";
+
+/// Serialises key changes across processes and replicas (see the `locks` table).
+const LOCK_KEYS: &str = "UPDATE locks SET taken = taken + 1 WHERE name = 'keys'";
+
+/// What a promotion expects to find, so two replicas cannot both rotate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion<'a> {
+    /// The key that is current now and will be retired.
+    pub current_kid: &'a str,
+    /// The key that is next now and will sign; `None` makes `new_key` current at once
+    /// (an emergency rotation: the new key was never pre-published).
+    pub next_kid: Option<&'a str>,
+    /// The new key: stored as `next` after a normal promotion, `current` after an emergency one.
+    pub new_key: &'a NewKeyRecord,
+    /// The moment of the change.
+    pub now: UnixTime,
+    /// Until when the retired key stays published.
+    pub publish_until: UnixTime,
+}
 
 impl Store {
     /// Stores `key` as current unless a current key exists; returns whether it was stored.
     ///
     /// The partial unique index settles races between processes starting on an empty database.
     pub async fn insert_first_key(&self, key: &NewKeyRecord) -> Result<bool, StoreError> {
-        let result = bind_new_key(sqlx::query(INSERT_CURRENT), key)?
+        self.insert_key_if_absent(key, "current").await
+    }
+
+    /// Stores `key` as the next key unless there is one; returns whether it was stored.
+    pub async fn insert_next_key(&self, key: &NewKeyRecord) -> Result<bool, StoreError> {
+        self.insert_key_if_absent(key, "next").await
+    }
+
+    async fn insert_key_if_absent(
+        &self,
+        key: &NewKeyRecord,
+        status: &'static str,
+    ) -> Result<bool, StoreError> {
+        let result = bind_new_key(sqlx::query(INSERT_KEY), key, status)?
             .execute(&self.pool)
             .await
             .map_err(conflict_or);
@@ -75,22 +112,91 @@ impl Store {
         }
     }
 
-    /// Retires the current key (if any) and stores `key` as current, atomically.
-    pub async fn rotate_key(&self, key: &NewKeyRecord, now: UnixTime) -> Result<(), StoreError> {
+    /// Retires the current key and makes the next one current (or, for an emergency, the new
+    /// key), atomically and only if the keys are still those `promotion` names; returns
+    /// whether it happened (`false`: another process rotated first, nothing was changed).
+    pub async fn promote_keys(&self, promotion: &Promotion<'_>) -> Result<bool, StoreError> {
+        let now = to_sql_int(promotion.now, "retired_at")?;
         let mut tx = self.pool.begin().await?;
-        // Writing first takes SQLite's write lock at once, so concurrent rotations queue.
-        sqlx::query(
-            "UPDATE signing_keys SET status = 'retired', retired_at = ? WHERE status = 'current'",
+        // Writing first takes SQLite's write lock or PostgreSQL's row lock before anything
+        // is read, so concurrent rotations queue instead of interleaving.
+        sqlx::query(LOCK_KEYS).execute(&mut *tx).await?;
+        let retired = sqlx::query(
+            "UPDATE signing_keys SET status = 'retired', retired_at = $1, publish_until = $2 \
+             WHERE kid = $3 AND status = 'current'",
         )
-        .bind(to_sql_int(now, "retired_at")?)
+        .bind(now)
+        .bind(to_sql_int(promotion.publish_until, "publish_until")?)
+        .bind(promotion.current_kid)
         .execute(&mut *tx)
         .await?;
-        bind_new_key(sqlx::query(INSERT_CURRENT), key)?
+        if retired.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let new_status = match promotion.next_kid {
+            Some(next_kid) => {
+                let promoted = sqlx::query(
+                    "UPDATE signing_keys SET status = 'current', activated_at = $1 \
+                     WHERE kid = $2 AND status = 'next'",
+                )
+                .bind(now)
+                .bind(next_kid)
+                .execute(&mut *tx)
+                .await?;
+                if promoted.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                "next"
+            }
+            None => "current",
+        };
+        let inserted = bind_new_key(sqlx::query(INSERT_KEY), promotion.new_key, new_status)?
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_or);
+        match inserted {
+            Ok(_) => {}
+            // Emergency rotation while a next key exists is fine; a second next key is not.
+            Err(StoreError::Conflict) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Replaces the next key (e.g. after `--signing-alg` changed); returns whether it did.
+    pub async fn replace_next_key(
+        &self,
+        old_kid: &str,
+        key: &NewKeyRecord,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_KEYS).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM signing_keys WHERE kid = $1 AND status = 'next'")
+            .bind(old_kid)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        bind_new_key(sqlx::query(INSERT_KEY), key, "next")?
             .execute(&mut *tx)
             .await
             .map_err(conflict_or)?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Deletes retired keys whose tokens have all expired; returns their kids.
+    pub async fn purge_retired_keys(&self, now: UnixTime) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "DELETE FROM signing_keys WHERE status = 'retired' AND publish_until <= $1 \
+             RETURNING kid",
+        )
+        .bind(to_sql_int(now, "publish_until")?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("kid")?)).collect()
     }
 
     /// The key that signs new tokens, if one exists.
@@ -111,11 +217,52 @@ impl Store {
         .transpose()
     }
 
-    /// Every published key, the current one first, then newest to oldest.
+    /// Every key with a private part, for re-sealing under a new sealer.
+    pub async fn sealed_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT kid, alg, private_key, sealed_by FROM signing_keys")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KeyRecord {
+                    kid: row.try_get("kid")?,
+                    alg: row.try_get("alg")?,
+                    private_key: row.try_get("private_key")?,
+                    sealed_by: row.try_get("sealed_by")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces a key's sealed private part (same key, new sealer); returns whether it did.
+    pub async fn reseal_key(
+        &self,
+        kid: &str,
+        old_sealed_by: &str,
+        private_key: &[u8],
+        sealed_by: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE signing_keys SET private_key = $1, sealed_by = $2 \
+             WHERE kid = $3 AND sealed_by = $4",
+        )
+        .bind(private_key)
+        .bind(sealed_by)
+        .bind(kid)
+        .bind(old_sealed_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Every key in the database (retired ones until they are purged), current first, then
+    /// next, then retired newest to oldest.
     pub async fn published_keys(&self) -> Result<Vec<PublishedKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, alg, status, public_jwk, created_at, retired_at FROM signing_keys \
-             ORDER BY status = 'current' DESC, created_at DESC, kid",
+            "SELECT kid, alg, status, public_jwk, created_at, activated_at, retired_at, \
+             publish_until FROM signing_keys \
+             ORDER BY CASE status WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, \
+             created_at DESC, kid",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -124,28 +271,29 @@ impl Store {
 }
 
 fn bind_new_key<'q>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     key: &'q NewKeyRecord,
-) -> Result<sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
+    status: &'static str,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, StoreError> {
     Ok(query
         .bind(&key.kid)
         .bind(&key.alg)
         .bind(&key.private_key)
         .bind(&key.sealed_by)
         .bind(&key.public_jwk)
-        .bind(to_sql_int(key.created_at, "created_at")?))
+        .bind(to_sql_int(key.created_at, "created_at")?)
+        .bind(status))
 }
 
-fn published_key(row: &SqliteRow) -> Result<PublishedKeyRecord, StoreError> {
-    let retired_at: Option<i64> = row.try_get("retired_at")?;
+fn published_key(row: &AnyRow) -> Result<PublishedKeyRecord, StoreError> {
     Ok(PublishedKeyRecord {
         kid: row.try_get("kid")?,
         alg: row.try_get("alg")?,
         status: row.try_get("status")?,
         public_jwk: row.try_get("public_jwk")?,
         created_at: from_sql_int(row.try_get("created_at")?, "created_at")?,
-        retired_at: retired_at
-            .map(|t| from_sql_int(t, "retired_at"))
-            .transpose()?,
+        activated_at: optional_time(row, "activated_at")?,
+        retired_at: optional_time(row, "retired_at")?,
+        publish_until: optional_time(row, "publish_until")?,
     })
 }

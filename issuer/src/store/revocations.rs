@@ -1,6 +1,8 @@
 //! Rows of the `revoked_tokens` table.
 
-use super::{Store, StoreError, to_sql_int};
+use sqlx::Row;
+
+use super::{Store, StoreError, from_sql_int, to_sql_int};
 use crate::clock::UnixTime;
 
 impl Store {
@@ -14,7 +16,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+             VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti)
         .bind(client_id)
@@ -27,7 +29,7 @@ impl Store {
 
     /// Forgets revocations of tokens that have expired anyway; returns how many.
     pub async fn purge_expired_revocations(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?")
+        let result = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1")
             .bind(to_sql_int(now, "expires_at")?)
             .execute(&self.pool)
             .await?;
@@ -36,10 +38,122 @@ impl Store {
 
     /// Whether `jti` has been revoked.
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE jti = ?")
+        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE jti = $1")
             .bind(jti)
             .fetch_optional(&self.pool)
             .await?;
+        Ok(row.is_some())
+    }
+}
+
+/// A revoked token as published in the revocation feed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevokedToken {
+    /// The token's `jti`.
+    pub jti: String,
+    /// The token's `exp`: the entry leaves the feed then.
+    pub exp: UnixTime,
+}
+
+/// A client whose tokens issued before `revoked_before` are all revoked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevokedClient {
+    /// The client.
+    pub client_id: String,
+    /// Tokens with `iat` strictly before this are revoked.
+    pub revoked_before: UnixTime,
+    /// When every such token has expired and the entry can go.
+    #[serde(skip)]
+    pub expires_at: UnixTime,
+}
+
+impl Store {
+    /// Revokes every token of `client_id` issued before `revoked_before` (a later revocation
+    /// of the same client moves the time forward, never back).
+    pub async fn revoke_client(
+        &self,
+        client_id: &str,
+        revoked_before: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_clients (client_id, revoked_before, expires_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (client_id) DO UPDATE SET \
+             revoked_before = CASE WHEN excluded.revoked_before > revoked_clients.revoked_before \
+               THEN excluded.revoked_before ELSE revoked_clients.revoked_before END, \
+             expires_at = CASE WHEN excluded.expires_at > revoked_clients.expires_at \
+               THEN excluded.expires_at ELSE revoked_clients.expires_at END",
+        )
+        .bind(client_id)
+        .bind(to_sql_int(revoked_before, "revoked_before")?)
+        .bind(to_sql_int(expires_at, "expires_at")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every revocation still in force at `now`: tokens by `jti` (oldest first) and clients.
+    pub async fn revocations(
+        &self,
+        now: UnixTime,
+    ) -> Result<(Vec<RevokedToken>, Vec<RevokedClient>), StoreError> {
+        let now = to_sql_int(now, "expires_at")?;
+        let tokens = sqlx::query(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1 \
+             ORDER BY revoked_at, jti",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RevokedToken {
+                jti: row.try_get("jti")?,
+                exp: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let clients = sqlx::query(
+            "SELECT client_id, revoked_before, expires_at FROM revoked_clients \
+             WHERE expires_at > $1 ORDER BY client_id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RevokedClient {
+                client_id: row.try_get("client_id")?,
+                revoked_before: from_sql_int(row.try_get("revoked_before")?, "revoked_before")?,
+                expires_at: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((tokens, clients))
+    }
+
+    /// Forgets client revocations whose tokens have all expired; returns how many.
+    pub async fn purge_expired_client_revocations(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM revoked_clients WHERE expires_at <= $1")
+            .bind(to_sql_int(now, "expires_at")?)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Whether `client_id`'s tokens issued at `iat` are revoked as a whole.
+    pub async fn is_client_revoked(
+        &self,
+        client_id: &str,
+        iat: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM revoked_clients WHERE client_id = $1 AND revoked_before > $2",
+        )
+        .bind(client_id)
+        .bind(to_sql_int(iat, "iat")?)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.is_some())
     }
 }

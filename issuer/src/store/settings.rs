@@ -14,13 +14,13 @@ impl Store {
         candidate: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
         sqlx::query(
-            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(candidate)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query("SELECT value FROM settings WHERE name = ?")
+        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
             .await?;

@@ -1,4 +1,8 @@
-//! A real issuer on a temporary SQLite database, driven through its routers without sockets.
+//! A real issuer on a temporary database, driven through its routers without sockets.
+//!
+//! The database is SQLite, or a fresh PostgreSQL database when `ISSUER_TEST_BACKEND=postgres`
+//! (on the server at `POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`):
+//! `make test` runs this whole suite once on each.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -12,8 +16,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use issuer::clients::{self, Audience, ClientId, NewClient, Ttl};
 use issuer::clock::{Clock, ManualClock};
-use issuer::keys::SigningAlg;
+use issuer::keys::{PlaintextSealer, RotationPolicy, SigningAlg};
 use issuer::scope::Scope;
+use issuer::state::KeySettings;
 use issuer::{AppState, IssuerUrl, Store, admin_router, public_router};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -26,7 +31,7 @@ pub const START: u64 = 1_800_000_000;
 pub const ISSUER: &str = "https://issuer.test";
 
 pub struct TestIssuer {
-    pub dir: TempDir,
+    pub db: TestDb,
     pub url: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -55,21 +60,24 @@ impl TestIssuer {
     }
 
     pub async fn with_alg(alg: SigningAlg) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // A missing subdirectory checks that the store creates it.
-        let url = format!("sqlite://{}/data/issuer.db", dir.path().display());
-        Self::open(dir, url, alg).await
+        let (db, url) = TestDb::create().await;
+        Self::open(db, url, alg).await
     }
 
-    pub async fn open(dir: TempDir, url: String, alg: SigningAlg) -> Self {
+    pub async fn open(db: TestDb, url: String, alg: SigningAlg) -> Self {
+        Self::open_at(db, url, alg, START).await
+    }
+
+    /// Opens the store at `url` as a server started at `now` would.
+    pub async fn open_at(db: TestDb, url: String, alg: SigningAlg, now: u64) -> Self {
         let store = Store::open(&url).await.expect("open store");
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = Arc::new(ManualClock::new(now));
         let issuer: IssuerUrl = ISSUER.parse().expect("issuer url");
-        let state = AppState::bootstrap(store, alg, clock.clone(), issuer)
+        let state = AppState::bootstrap(store, key_settings(alg), clock.clone(), issuer)
             .await
             .expect("bootstrap");
         Self {
-            dir,
+            db,
             url,
             state,
             clock,
@@ -101,6 +109,42 @@ impl TestIssuer {
 
     pub fn admin(&self) -> Router {
         admin_router(self.state.clone())
+    }
+
+    /// A new admin credential (revoking any earlier one); returns its bearer token.
+    pub async fn admin_token(&self) -> String {
+        let (credential, _) = issuer::admin_credential::reset(&self.state.store, self.clock.now())
+            .await
+            .expect("admin credential");
+        credential.token.expose().to_owned()
+    }
+
+    /// `GET` on the admin port with a fresh admin credential.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        let token = self.admin_token().await;
+        self.admin_call("GET", path, Some(&token), None).await
+    }
+
+    /// A request to the admin port, with `Authorization: Bearer <token>` and a JSON body when given.
+    pub async fn admin_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header(CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        send(self.admin(), request.body(body).expect("request")).await
     }
 
     pub async fn get(&self, router: Router, path: &str) -> Reply {
@@ -153,6 +197,110 @@ impl TestIssuer {
     }
 }
 
+/// Key settings for tests: a one-hour rotation period, a 5-minute JWKS max-age.
+pub fn key_settings(alg: SigningAlg) -> KeySettings {
+    KeySettings {
+        alg,
+        rotation: RotationPolicy::new(3600, 300).expect("policy"),
+        sealer: Arc::new(PlaintextSealer),
+    }
+}
+
+/// A throw-away database, removed when dropped.
+pub enum TestDb {
+    /// A SQLite file in a temporary directory.
+    Sqlite(TempDir),
+    /// A database of its own on the PostgreSQL test server.
+    Postgres { server: String, name: String },
+}
+
+impl TestDb {
+    /// A new empty database of the backend under test, and its URL.
+    pub async fn create() -> (Self, String) {
+        match std::env::var("ISSUER_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Self::postgres().await,
+            Ok("sqlite") | Err(_) => Self::sqlite(),
+            Ok(other) => panic!("ISSUER_TEST_BACKEND={other:?}: use sqlite or postgres"),
+        }
+    }
+
+    /// A SQLite database file that does not exist yet.
+    pub fn sqlite() -> (Self, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A missing subdirectory checks that the store creates it.
+        let url = format!("sqlite://{}/data/issuer.db", dir.path().display());
+        (Self::Sqlite(dir), url)
+    }
+
+    /// A fresh database on the PostgreSQL server at `POSTGRES_URL`.
+    pub async fn postgres() -> (Self, String) {
+        use sqlx::Connection;
+        let server = postgres_server();
+        let name = format!("issuer_test_{}", random_suffix());
+        let mut conn = sqlx::PgConnection::connect(&server)
+            .await
+            .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {server}: {err}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        conn.close().await.ok();
+        let url = database_url(&server, &name);
+        (Self::Postgres { server, name }, url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Self::Postgres { server, name } = self else {
+            return;
+        };
+        let (server, name) = (server.clone(), name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of its own.
+        let dropper = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    sqlx::query(&drop).execute(&mut conn).await.ok();
+                }
+            });
+        });
+        dropper.join().ok();
+    }
+}
+
+/// The PostgreSQL server tests use.
+pub fn postgres_server() -> String {
+    std::env::var("POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// `server` with its database name replaced by `name`.
+pub fn database_url(server: &str, name: &str) -> String {
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub async fn send(router: Router, request: Request<Body>) -> Reply {
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -194,4 +342,18 @@ pub fn keys_of(value: &Value) -> Vec<String> {
         .unwrap_or_default();
     keys.sort();
     keys
+}
+
+/// Every audit record so far, oldest first, as JSON.
+pub async fn audit_records(t: &TestIssuer) -> Vec<Value> {
+    let records = t
+        .state
+        .store
+        .audit_page(0, 10_000)
+        .await
+        .expect("audit records");
+    records
+        .iter()
+        .map(|record| serde_json::to_value(record).expect("record as JSON"))
+        .collect()
 }

@@ -2,8 +2,9 @@
 //! checked once need not be checked again on every request.
 //!
 //! An entry is keyed by the SHA-256 of the token and the provider, holds only what a decision
-//! needs (the identity and the numeric dates), and never outlives the token: the dates and the
-//! route's scopes are re-checked on every hit, entries are dropped once expired, and the host
+//! needs (the identity, the numeric dates, and the `jti` when the provider has a revocation
+//! feed), and never outlives the token: the dates, the route's scopes and the revocation feed are
+//! re-checked on every hit, entries are dropped once expired, and the host
 //! clears a provider's entries whenever its key set changes (a key that left the JWKS must not
 //! keep vouching for tokens it signed). Bounded in entries and bytes; when full, the entries that
 //! expire soonest go first.
@@ -56,6 +57,9 @@ pub struct CachedToken {
     pub lifetime: Lifetime,
     /// The first second at which it is dead even with the provider's skew.
     pub dead_at: u64,
+    /// Its `jti`, kept only when the provider has a revocation feed: the feed is checked on
+    /// every hit, since a token may be revoked long after it was verified.
+    pub jti: Option<String>,
 }
 
 impl CachedToken {
@@ -67,6 +71,7 @@ impl CachedToken {
             + i.client_id.as_ref().map_or(0, String::len)
             + i.scope.len()
             + i.issuer.len()
+            + self.jti.as_ref().map_or(0, String::len)
     }
 }
 
@@ -217,6 +222,7 @@ mod tests {
             },
             lifetime,
             dead_at: lifetime.dead_at(0),
+            jti: None,
         }
     }
 

@@ -17,8 +17,8 @@ use crate::cache::CacheLimits;
 use crate::json;
 use crate::jwks::Jwks;
 use crate::limits::{
-    DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, MAX_CLOCK_SKEW_SECONDS,
-    MAX_CONFIG_BYTES, MAX_JSON_DEPTH,
+    DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_REVOCATION_BYTES,
+    MAX_CLOCK_SKEW_SECONDS, MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_REVOCATION_BYTES,
 };
 use crate::rules::{Matcher, PathMatch, Requirement, Rule};
 
@@ -61,6 +61,8 @@ pub struct Provider {
     pub forward: bool,
     /// Where the keys come from.
     pub keys: KeySource,
+    /// The revocation feed its tokens are checked against after they verify, if any.
+    pub revocations: Option<RevocationFeed>,
 }
 
 /// Where a provider's keys come from.
@@ -90,6 +92,30 @@ pub struct RemoteJwks {
     /// How long keys stay usable past their freshness while the endpoint fails, in seconds;
     /// after that the provider fails closed (503) until a fetch succeeds.
     pub max_stale_seconds: u64,
+}
+
+/// Default interval between two fetches of a revocation feed, in seconds.
+pub const DEFAULT_REVOCATION_REFRESH_SECONDS: u64 = 5;
+
+/// A revocation feed fetched over HTTP through an Envoy cluster, on its own schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationFeed {
+    /// The Envoy cluster to send the request to.
+    pub cluster: String,
+    /// The request path, e.g. `/oauth/revocations`.
+    pub path: String,
+    /// The `:authority` to send; defaults to the cluster name.
+    pub authority: String,
+    /// How long one fetch may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// How often the feed is fetched, in seconds: the longest a revocation goes unnoticed while
+    /// the feed endpoint answers.
+    pub refresh_seconds: u64,
+    /// How old (since its fetch) the last good feed may grow while fetches fail, in seconds;
+    /// after that the provider's tokens get 503 until a fetch succeeds.
+    pub max_stale_seconds: u64,
+    /// Largest accepted feed document, in bytes.
+    pub max_bytes: usize,
 }
 
 /// A configuration that cannot be used, and the field that says so.
@@ -215,6 +241,13 @@ impl Config {
             KeySource::Local(_) => None,
         })
     }
+
+    /// The providers whose revocation feed the host must fetch.
+    pub fn revocation_feeds(&self) -> impl Iterator<Item = (&Provider, &RevocationFeed)> {
+        self.providers
+            .values()
+            .filter_map(|p| p.revocations.as_ref().map(|feed| (p, feed)))
+    }
 }
 
 fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigError> {
@@ -231,6 +264,7 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
             "forward",
             "local_jwks",
             "remote_jwks",
+            "revocations",
         ],
     )?;
     let issuer = string(&o.path("issuer"), o.required("issuer")?)?;
@@ -287,6 +321,11 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         }
         (None, None) => return Err(error(path, "one of local_jwks or remote_jwks is required")),
     };
+    // The feed's `iss` must be the provider's issuer, which every provider has (required above).
+    let revocations = match o.optional("revocations") {
+        None => None,
+        Some(v) => Some(revocation_feed(&o.path("revocations"), v)?),
+    };
     Ok(Provider {
         name: name.to_owned(),
         issuer,
@@ -297,6 +336,7 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         max_lifetime_seconds,
         forward,
         keys,
+        revocations,
     })
 }
 
@@ -324,22 +364,7 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
             "max_stale_seconds",
         ],
     )?;
-    let cluster = string(&o.path("cluster"), o.required("cluster")?)?;
-    let request_path = string(&o.path("path"), o.required("path")?)?;
-    if !request_path.starts_with('/') || request_path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(error(
-            &o.path("path"),
-            "must start with / and contain no spaces or control characters",
-        ));
-    }
-    let authority = match o.optional("authority") {
-        None => cluster.clone(),
-        Some(v) => string(&o.path("authority"), v)?,
-    };
-    let timeout_ms = match o.optional("timeout_ms") {
-        None => 5_000,
-        Some(v) => integer(&o.path("timeout_ms"), v, 1, 60_000)?,
-    };
+    let (cluster, request_path, authority, timeout_ms) = fetch_target(&mut o)?;
     let refresh_seconds = match o.optional("refresh_seconds") {
         None => 300,
         Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
@@ -361,6 +386,75 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
         refetch_cooldown_seconds,
         max_stale_seconds,
     })
+}
+
+fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigError> {
+    let mut o = Obj::new(
+        path,
+        value,
+        &[
+            "cluster",
+            "path",
+            "authority",
+            "timeout_ms",
+            "refresh_seconds",
+            "max_stale_seconds",
+            "max_bytes",
+        ],
+    )?;
+    let (cluster, request_path, authority, timeout_ms) = fetch_target(&mut o)?;
+    let refresh_seconds = match o.optional("refresh_seconds") {
+        None => DEFAULT_REVOCATION_REFRESH_SECONDS,
+        Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
+    };
+    let max_stale_seconds = match o.optional("max_stale_seconds") {
+        None => crate::refresh::DEFAULT_MAX_STALE_SECONDS.max(refresh_seconds),
+        Some(v) => integer(&o.path("max_stale_seconds"), v, 1, 7 * 24 * 3600)?,
+    };
+    // The age limit counts from the fetch, so a shorter one than the interval would drop every
+    // feed before the next fetch could replace it.
+    if max_stale_seconds < refresh_seconds {
+        return Err(error(
+            &o.path("max_stale_seconds"),
+            format!("must be at least refresh_seconds ({refresh_seconds})"),
+        ));
+    }
+    let max_bytes = match o.optional("max_bytes") {
+        None => DEFAULT_MAX_REVOCATION_BYTES,
+        Some(v) => bounded(&o.path("max_bytes"), v, 1024, MAX_REVOCATION_BYTES as u64)?,
+    };
+    Ok(RevocationFeed {
+        cluster,
+        path: request_path,
+        authority,
+        timeout_ms,
+        refresh_seconds,
+        max_stale_seconds,
+        max_bytes,
+    })
+}
+
+/// The members that say where a document is fetched from, shared by `remote_jwks` and
+/// `revocations`: cluster, path, authority (the cluster by default) and timeout.
+fn fetch_target(o: &mut Obj<'_>) -> Result<(String, String, String, u64), ConfigError> {
+    let cluster = string(&o.path("cluster"), o.required("cluster")?)?;
+    let request_path = string(&o.path("path"), o.required("path")?)?;
+    // The path becomes a request header; a control character there is an injection.
+    if !request_path.starts_with('/') || request_path.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(error(
+            &o.path("path"),
+            "must start with / and contain no spaces or control characters",
+        ));
+    }
+    let authority = match o.optional("authority") {
+        None => cluster.clone(),
+        Some(v) => string(&o.path("authority"), v)?,
+    };
+    let timeout_ms = match o.optional("timeout_ms") {
+        None => 5_000,
+        Some(v) => integer(&o.path("timeout_ms"), v, 1, 60_000)?,
+    };
+    Ok((cluster, request_path, authority, timeout_ms))
 }
 
 fn rule(

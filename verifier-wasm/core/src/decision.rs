@@ -1,4 +1,5 @@
-//! The gateway's decision for one request: allow (with identity headers), deny, or wait for keys.
+//! The gateway's decision for one request: allow (with identity headers), deny, or wait for keys
+//! (or for a revocation feed).
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -9,6 +10,7 @@ use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
 use crate::error::{Untrusted, VerifyError};
 use crate::jwks::Jwks;
+use crate::revocation::{Revocations, TokenRef};
 use crate::rules::{self, Requirement};
 use crate::verify::{Failure, Unverified, Verified};
 
@@ -34,10 +36,28 @@ pub enum KeyState<'a> {
     Unavailable,
 }
 
-/// Gives the decision access to each provider's current keys.
+/// The state of a provider's revocation feed, as the host knows it.
+#[derive(Debug, Clone, Copy)]
+pub enum FeedState<'a> {
+    /// A feed is available.
+    Ready(&'a Revocations),
+    /// No feed yet, and a fetch is under way: the request may wait.
+    Pending,
+    /// No usable feed, and none is coming soon: refuse with 503.
+    Unavailable,
+}
+
+/// Gives the decision access to each provider's current keys and revocation feed.
 pub trait Keys {
     /// The key state of the named provider.
     fn state(&self, provider: &str) -> KeyState<'_>;
+
+    /// The revocation feed of the named provider; asked only for providers configured with
+    /// `revocations`. Hosts that fetch no feeds keep the default, and such providers fail closed.
+    fn revocations(&self, provider: &str) -> FeedState<'_> {
+        let _ = provider;
+        FeedState::Unavailable
+    }
 
     /// Whether a token naming a `kid` the provider's keys lack may wait for a refetch at `now`
     /// (Unix seconds). Hosts that cannot refetch say no, and such a token is refused at once.
@@ -60,12 +80,34 @@ pub enum Decision {
     },
     /// Answer it locally; it never reaches the upstream.
     Deny(Denial),
-    /// Hold it until the provider's (first, or fresh) keys arrive, bounded by the configuration's
-    /// `jwks_wait_ms`; the host makes sure a fetch is under way.
+    /// Hold it until the provider's (first, or fresh) keys or its first revocation feed arrive,
+    /// bounded by the configuration's `jwks_wait_ms`; the host makes sure a fetch is under way.
     Wait {
-        /// The provider whose keys are awaited.
+        /// The provider whose keys or feed are awaited.
         provider: String,
+        /// Which of the two.
+        awaiting: Awaiting,
     },
+}
+
+/// What a held request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaiting {
+    /// The provider's first keys, or fresh ones for an unknown `kid`.
+    Keys,
+    /// The provider's first revocation feed (the token itself has verified).
+    Revocations,
+}
+
+impl Awaiting {
+    /// The refusal when the wait runs out: 503, naming what could not be had.
+    pub fn unavailable(self, provider: &str) -> VerifyError {
+        let provider = provider.to_owned();
+        match self {
+            Awaiting::Keys => VerifyError::JwksUnavailable { provider },
+            Awaiting::Revocations => VerifyError::RevocationsUnavailable { provider },
+        }
+    }
 }
 
 /// The verified caller, as forwarded upstream.
@@ -261,21 +303,22 @@ fn decide_with(
         (Some(cache), Some(digest)) => {
             let hit = cache
                 .get(digest, now)
-                .map(|e| (e.identity.clone(), e.lifetime));
+                .map(|e| (e.identity.clone(), e.lifetime, e.jti.clone()));
             cache.count(hit.is_some());
             hit
         }
         _ => None,
     };
-    let (identity, kid) = match hit {
-        Some((identity, lifetime)) => {
-            // A hit skips the signature, never the time or the route: a token cached on a read
-            // route must not pass a write route, and none passes after its exp.
+    let (identity, kid, iat, jti) = match hit {
+        Some((identity, lifetime, jti)) => {
+            // A hit skips the signature, never the time, the route or the revocation feed: a
+            // token cached on a read route must not pass a write route, and none passes after
+            // its exp or once revoked.
             if let Err(error) = lifetime.validate(provider, now) {
                 let facts = TokenFacts::new(None, Some(&identity.issuer), Some(&identity.subject));
                 return deny_as(error, facts);
             }
-            (identity, None)
+            (identity, None, lifetime.iat, jti)
         }
         None => {
             let unverified = match Unverified::parse(token, provider) {
@@ -296,6 +339,7 @@ fn decide_with(
                 KeyState::Pending => {
                     return Decision::Wait {
                         provider: provider_name.clone(),
+                        awaiting: Awaiting::Keys,
                     };
                 }
                 KeyState::Unavailable => {
@@ -313,25 +357,76 @@ fn decide_with(
                 }) if keys.may_refetch(provider_name, now) => {
                     return Decision::Wait {
                         provider: provider_name.clone(),
+                        awaiting: Awaiting::Keys,
                     };
                 }
                 Err(failure) => return deny_token(failure.error, failure.claims.as_deref()),
             };
             let lifetime = verified.claims.lifetime();
+            let jti = provider
+                .revocations
+                .as_ref()
+                .and(verified.claims.jti.clone());
             let identity = identity(verified);
+            // Cached before the feed is consulted: what is cached is the verification, and
+            // every hit consults the feed again (so a request that waits for the first feed is
+            // not verified twice).
             if let (Some(cache), Some(digest)) = (cache, digest) {
                 let entry = CachedToken {
                     provider: provider_name.clone(),
                     identity: identity.clone(),
                     lifetime,
                     dead_at: lifetime.dead_at(provider.clock_skew_seconds),
+                    jti: jti.clone(),
                 };
                 cache.insert(digest, entry, now);
             }
             // verify() has checked the dates already.
-            (identity, kid)
+            (identity, kid, lifetime.iat, jti)
         }
     };
+    let facts = || {
+        TokenFacts::new(
+            kid.as_deref(),
+            Some(&identity.issuer),
+            Some(&identity.subject),
+        )
+    };
+    // Only a token whose signature and claims verified gets here: a forged one never learns
+    // from a 401 whether its jti or client is revoked, nor waits for the feed.
+    if provider.revocations.is_some() {
+        let feed = match keys.revocations(provider_name) {
+            FeedState::Ready(feed) => feed,
+            FeedState::Pending => {
+                return Decision::Wait {
+                    provider: provider_name.clone(),
+                    awaiting: Awaiting::Revocations,
+                };
+            }
+            FeedState::Unavailable => {
+                return deny(VerifyError::RevocationsUnavailable {
+                    provider: provider_name.clone(),
+                });
+            }
+        };
+        // The client is `client_id`, or `sub` when the token has none (identity() leaves an
+        // absent `sub` empty, and the feed never lists an empty client).
+        let client = identity
+            .client_id
+            .as_deref()
+            .or(Some(identity.subject.as_str()).filter(|s| !s.is_empty()));
+        let token = TokenRef {
+            jti: jti.as_deref(),
+            client,
+            iat,
+        };
+        if let Some(revoked) = feed.check(&token) {
+            let error = VerifyError::TokenRevoked {
+                reason: revoked.reason(),
+            };
+            return deny_as(error, facts());
+        }
+    }
     let held = || identity.scope.split(' ').filter(|s| !s.is_empty());
     let missing: Vec<String> = scopes
         .iter()
@@ -339,12 +434,7 @@ fn decide_with(
         .cloned()
         .collect();
     if !missing.is_empty() {
-        let facts = TokenFacts::new(
-            kid.as_deref(),
-            Some(&identity.issuer),
-            Some(&identity.subject),
-        );
-        return deny_as(VerifyError::InsufficientScope { missing }, facts);
+        return deny_as(VerifyError::InsufficientScope { missing }, facts());
     }
     Decision::Allow {
         identity: Some(identity),

@@ -150,6 +150,19 @@ pub enum VerifyError {
         /// The provider's name.
         provider: String,
     },
+    /// The token verified, but the provider's revocation feed lists it.
+    #[error("the token has been revoked: {reason}")]
+    TokenRevoked {
+        /// Which entry of the feed revokes it.
+        reason: &'static str,
+    },
+    /// The provider's revocation feed could not be obtained, or is older than its stale limit:
+    /// whether the token was revoked cannot be told, so it does not pass.
+    #[error("the revocation list of provider {} is not available", Shown(.provider))]
+    RevocationsUnavailable {
+        /// The provider's name.
+        provider: String,
+    },
 }
 
 impl VerifyError {
@@ -177,6 +190,8 @@ impl VerifyError {
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::NoMatchingRule { .. } => "no_matching_rule",
             Self::JwksUnavailable { .. } => "jwks_unavailable",
+            Self::TokenRevoked { .. } => "token_revoked",
+            Self::RevocationsUnavailable { .. } => "revocations_unavailable",
         }
     }
 
@@ -185,7 +200,7 @@ impl VerifyError {
         match self {
             Self::AuthorizationMalformed { .. } => 400,
             Self::InsufficientScope { .. } | Self::NoMatchingRule { .. } => 403,
-            Self::JwksUnavailable { .. } => 503,
+            Self::JwksUnavailable { .. } | Self::RevocationsUnavailable { .. } => 503,
             _ => 401,
         }
     }
@@ -197,7 +212,9 @@ impl VerifyError {
             Self::TokenMissing => None,
             Self::AuthorizationMalformed { .. } => Some("invalid_request"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
-            Self::NoMatchingRule { .. } | Self::JwksUnavailable { .. } => None,
+            Self::NoMatchingRule { .. }
+            | Self::JwksUnavailable { .. }
+            | Self::RevocationsUnavailable { .. } => None,
             _ => Some("invalid_token"),
         }
     }
@@ -270,6 +287,22 @@ mod tests {
         assert_eq!(
             (scope.http_status(), scope.bearer_error()),
             (403, Some("insufficient_scope"))
+        );
+        let revoked = VerifyError::TokenRevoked { reason: "listed" };
+        assert_eq!(
+            (
+                revoked.http_status(),
+                revoked.bearer_error(),
+                revoked.code()
+            ),
+            (401, Some("invalid_token"), "token_revoked")
+        );
+        let feedless = VerifyError::RevocationsUnavailable {
+            provider: "p".into(),
+        };
+        assert_eq!(
+            (feedless.http_status(), feedless.bearer_error()),
+            (503, None)
         );
     }
 }

@@ -58,6 +58,32 @@ pub(crate) fn parse_object(
     }
 }
 
+/// Reads one JSON value with the same strictness as [`parse`], for readers that walk the outer
+/// levels of a document themselves (the revocation feed): `depth` is how deeply the value is
+/// nested already, so the document as a whole stays within `max_depth`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueAt {
+    /// Levels the value is nested in.
+    pub(crate) depth: usize,
+    /// Deepest nesting allowed in the whole document.
+    pub(crate) max_depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueAt {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        // The cause also travels in the error's own text, which is all such readers report.
+        let mut failure = None;
+        Strict {
+            depth: self.depth,
+            max_depth: self.max_depth,
+            failure: &mut failure,
+        }
+        .deserialize(deserializer)
+    }
+}
+
 struct Strict<'f> {
     depth: usize,
     max_depth: usize,

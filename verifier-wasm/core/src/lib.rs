@@ -9,7 +9,8 @@
 //!
 //! Where a token is parsed: [`compact`] (the three segments), [`header`], [`claims`].
 //! Where a key is chosen: [`jwks`]. Where a signature is checked: [`alg`].
-//! Where a decision is made: [`rules`] (which rule applies) and [`decision`] (what to answer).
+//! Where a decision is made: [`rules`] (which rule applies) and [`decision`] (what to answer),
+//! consulting the issuer's revocation feed ([`revocation`]) once a token has verified.
 //!
 //! Security defaults are not options: the algorithm comes from the provider, never the token;
 //! `none` does not exist; embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are refused, as are unknown
@@ -37,6 +38,7 @@ mod json;
 pub mod jwks;
 pub mod limits;
 pub mod refresh;
+pub mod revocation;
 pub mod rules;
 mod thumbprint;
 mod verify;
@@ -44,14 +46,16 @@ mod verify;
 pub use alg::Algorithm;
 pub use cache::{CacheLimits, CacheStats, TokenCache};
 pub use claims::Claims;
-pub use config::{Config, ConfigError, KeySource, Provider, RemoteJwks};
+pub use config::{Config, ConfigError, KeySource, Provider, RemoteJwks, RevocationFeed};
 pub use decision::{
-    Decision, Denial, Identity, KeyState, Keys, Request, TokenFacts, decide, decide_cached,
+    Awaiting, Decision, Denial, FeedState, Identity, KeyState, Keys, Request, TokenFacts, decide,
+    decide_cached,
 };
 pub use error::VerifyError;
 pub use header::Header;
 pub use jwks::{Jwks, JwksError};
-pub use refresh::{ProviderKeys, RefreshPolicy, Schedule};
+pub use refresh::{ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, Schedule};
+pub use revocation::{RevocationError, Revocations};
 pub use rules::{Matcher, Requirement, Rule};
 pub use thumbprint::PublicJwk;
 pub use verify::{Unverified, Verified, verify};

@@ -32,3 +32,9 @@ pub const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
 
 /// Default longest token lifetime (`exp` − `iat`) accepted, in seconds.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 24 * 60 * 60;
+
+/// Default largest accepted revocation feed, in bytes (`revocations.max_bytes`).
+pub const DEFAULT_MAX_REVOCATION_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest configurable revocation feed, in bytes: every worker VM holds the parsed feed.
+pub const MAX_REVOCATION_BYTES: usize = 64 * 1024 * 1024;

@@ -1,14 +1,17 @@
-//! When to fetch a provider's JWKS and how long its keys may be used, with `now` in milliseconds.
+//! When to fetch a provider's JWKS (or revocation feed) and how long it may be used, with `now`
+//! in milliseconds.
 //!
 //! The [`Schedule`] is shared by every VM of one Envoy: the host keeps it in proxy-wasm shared
 //! data and changes it only by compare-and-swap, so one VM at a time holds the lease to fetch
 //! and the others adopt the document it stores. [`ProviderKeys`] is one VM's view: the schedule
-//! as last read and the keys of that generation. The host owns the timer, the shared data and
-//! the HTTP call; everything here is a pure state machine, testable without Envoy.
+//! as last read and the keys of that generation; [`ProviderFeed`] is the same for a revocation
+//! feed. The host owns the timer, the shared data and the HTTP call; everything here is a pure
+//! state machine, testable without Envoy.
 
-use crate::config::RemoteJwks;
-use crate::decision::KeyState;
+use crate::config::{RemoteJwks, RevocationFeed};
+use crate::decision::{FeedState, KeyState};
 use crate::jwks::Jwks;
+use crate::revocation::Revocations;
 
 /// Longest wait between retries after failures, in milliseconds.
 const MAX_BACKOFF_MS: u64 = 30_000;
@@ -52,6 +55,23 @@ impl RefreshPolicy {
             cooldown_ms: remote.refetch_cooldown_seconds.saturating_mul(1000),
             max_stale_ms: remote.max_stale_seconds.saturating_mul(1000),
             lease_ms: remote.timeout_ms.saturating_add(LEASE_GRACE_MS),
+        }
+    }
+
+    /// The policy a revocation feed asks for. The feed is fresh for one interval, and usable
+    /// until it is `max_stale_seconds` old (counted from its fetch, not from the end of its
+    /// freshness as for keys): that age is the bound on how long a revocation can go unseen
+    /// while the feed endpoint fails. Feeds are never forced, so the cooldown is unused.
+    pub fn from_revocations(feed: &RevocationFeed) -> RefreshPolicy {
+        let refresh_ms = feed.refresh_seconds.saturating_mul(1000);
+        RefreshPolicy {
+            refresh_ms,
+            cooldown_ms: refresh_ms,
+            max_stale_ms: feed
+                .max_stale_seconds
+                .saturating_mul(1000)
+                .saturating_sub(refresh_ms),
+            lease_ms: feed.timeout_ms.saturating_add(LEASE_GRACE_MS),
         }
     }
 }
@@ -165,10 +185,12 @@ impl Schedule {
     }
 
     /// Whether a token whose `kid` is not in the current keys may wait for fresh keys: a fetch
-    /// is under way, or the last forced one is at least a cooldown ago. Bounded this way, a
-    /// stream of made-up `kid`s costs the issuer one fetch per cooldown per Envoy.
+    /// is under way or due (forced by an earlier token moments ago, it starts on the next
+    /// tick), or the last forced one is at least a cooldown ago. Bounded this way, a stream of
+    /// made-up `kid`s costs the issuer one fetch per cooldown per Envoy.
     pub fn may_refetch(&self, now_ms: u64, policy: &RefreshPolicy) -> bool {
         self.fetching(now_ms)
+            || now_ms >= self.next_due_ms
             || self.last_forced_ms == 0
             || now_ms >= self.last_forced_ms.saturating_add(policy.cooldown_ms)
     }
@@ -176,7 +198,10 @@ impl Schedule {
     /// Makes a fetch due now because a token named an unknown `kid`. False (and no change) when
     /// one is under way or the cooldown has not passed.
     pub fn force(&mut self, now_ms: u64, policy: &RefreshPolicy) -> bool {
-        if self.fetching(now_ms) || !self.may_refetch(now_ms, policy) {
+        let cooled = self.last_forced_ms == 0
+            || now_ms >= self.last_forced_ms.saturating_add(policy.cooldown_ms);
+        // Already under way or due: the coming fetch serves this token too.
+        if self.fetching(now_ms) || now_ms >= self.next_due_ms || !cooled {
             return false;
         }
         self.last_forced_ms = now_ms.max(1);
@@ -274,36 +299,44 @@ pub fn max_age(cache_control: &str) -> Option<u64> {
     age
 }
 
-/// What [`ProviderKeys::sync`] changed.
+/// What [`ProviderDocument::sync`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncOutcome {
-    /// The VM's keys are different now: cached tokens verified with the old ones must go.
+    /// The VM's document is different now: for keys, cached tokens verified with the old ones
+    /// must go.
     pub keys_changed: bool,
-    /// The keys passed the stale period and were dropped.
+    /// The document passed the stale period and was dropped.
     pub expired: bool,
     /// Anything a waiting request depends on changed: worth re-deciding them.
     pub wake: bool,
 }
 
-/// One VM's view of a remote provider: the shared schedule as last read, and its keys.
+/// One VM's view of a fetched document of a provider: the shared schedule as last read, and
+/// the parsed document of that generation.
 #[derive(Debug, Clone)]
-pub struct ProviderKeys {
+pub struct ProviderDocument<T> {
     policy: RefreshPolicy,
     schedule: Schedule,
     synced_ms: u64,
     generation: u64,
-    keys: Option<Jwks>,
+    document: Option<T>,
 }
 
-impl ProviderKeys {
-    /// A provider with no keys yet.
-    pub fn new(policy: RefreshPolicy) -> ProviderKeys {
-        ProviderKeys {
+/// One VM's view of a remote provider's keys.
+pub type ProviderKeys = ProviderDocument<Jwks>;
+
+/// One VM's view of a provider's revocation feed.
+pub type ProviderFeed = ProviderDocument<Revocations>;
+
+impl<T: PartialEq> ProviderDocument<T> {
+    /// A provider with no document yet.
+    pub fn new(policy: RefreshPolicy) -> ProviderDocument<T> {
+        ProviderDocument {
             policy,
             schedule: Schedule::default(),
             synced_ms: 0,
             generation: 0,
-            keys: None,
+            document: None,
         }
     }
 
@@ -325,9 +358,9 @@ impl ProviderKeys {
     }
 
     /// Adopts a freshly read schedule and, when [`needs_document`](Self::needs_document) said so,
-    /// the keys of its document (`None` if it could not be read: the old keys stay and the next
-    /// sync tries again).
-    pub fn sync(&mut self, schedule: Schedule, document: Option<Jwks>, now_ms: u64) -> SyncOutcome {
+    /// its parsed document (`None` if it could not be read: the old one stays and the next sync
+    /// tries again).
+    pub fn sync(&mut self, schedule: Schedule, document: Option<T>, now_ms: u64) -> SyncOutcome {
         let mut outcome = SyncOutcome {
             wake: schedule != self.schedule,
             ..SyncOutcome::default()
@@ -336,14 +369,14 @@ impl ProviderKeys {
             // Forget the generation too: when the endpoint comes back with the same document,
             // the schedule keeps its generation and the keys must be loaded again.
             self.generation = 0;
-            if self.keys.take().is_some() {
+            if self.document.take().is_some() {
                 outcome.expired = true;
                 outcome.keys_changed = true;
             }
-        } else if let Some(keys) = document {
+        } else if let Some(document) = document {
             if self.needs_document(&schedule, now_ms) {
-                outcome.keys_changed = self.keys.as_ref() != Some(&keys);
-                self.keys = Some(keys);
+                outcome.keys_changed = self.document.as_ref() != Some(&document);
+                self.document = Some(document);
                 self.generation = schedule.generation;
             }
         }
@@ -353,35 +386,64 @@ impl ProviderKeys {
         outcome
     }
 
-    /// The keys, if this VM holds usable ones.
-    pub fn keys(&self) -> Option<&Jwks> {
-        self.keys.as_ref()
+    /// The parsed document, if this VM holds a usable one.
+    pub fn document(&self) -> Option<&T> {
+        self.document.as_ref()
     }
 
-    /// How usable the keys were at the last sync.
+    /// The generation of the document this VM holds (0: none).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// How usable the document was at the last sync.
     pub fn freshness(&self) -> Freshness {
         self.schedule.freshness(self.synced_ms, &self.policy)
     }
 
+    /// Without a document: whether one may be coming soon, so a request may wait (bounded) —
+    /// a fetch is under way, about to start, or not yet tried.
+    fn coming(&self) -> bool {
+        let s = &self.schedule;
+        s.fetching(self.synced_ms)
+            || (s.failures == 0 && s.generation == 0)
+            || (s.failures == 0 && self.synced_ms >= s.next_due_ms)
+    }
+}
+
+impl ProviderDocument<Jwks> {
+    /// The keys, if this VM holds usable ones.
+    pub fn keys(&self) -> Option<&Jwks> {
+        self.document.as_ref()
+    }
+
     /// The keys' state for a request arriving now.
     pub fn state(&self) -> KeyState<'_> {
-        let s = &self.schedule;
-        match &self.keys {
+        match &self.document {
             Some(keys) => KeyState::Ready(keys),
-            // A fetch is under way, about to start, or not yet tried: wait for it (bounded).
-            None if s.fetching(self.synced_ms)
-                || (s.failures == 0 && s.generation == 0)
-                || (s.failures == 0 && self.synced_ms >= s.next_due_ms) =>
-            {
-                KeyState::Pending
-            }
+            None if self.coming() => KeyState::Pending,
             None => KeyState::Unavailable,
         }
     }
 
-    /// Whether a token with an unknown `kid` may wait for a refetch at `now_ms`.
-    pub fn may_refetch(&self, now_ms: u64) -> bool {
-        self.schedule.may_refetch(now_ms, &self.policy)
+    /// Whether a token with an unknown `kid` may wait for a refetch at `now_ms`, judged by
+    /// `shared`, the endpoint's schedule as stored now (this VM's copy may be a tick old): a
+    /// fetch is coming, or another VM already stored a document this VM has not adopted yet
+    /// (it will on its next tick, and waiting requests are decided again then).
+    pub fn may_refetch(&self, shared: &Schedule, now_ms: u64) -> bool {
+        shared.may_refetch(now_ms, &self.policy)
+            || (shared.generation != 0 && shared.generation != self.generation)
+    }
+}
+
+impl ProviderDocument<Revocations> {
+    /// The feed's state for a request arriving now.
+    pub fn state(&self) -> FeedState<'_> {
+        match &self.document {
+            Some(feed) => FeedState::Ready(feed),
+            None if self.coming() => FeedState::Pending,
+            None => FeedState::Unavailable,
+        }
     }
 }
 
@@ -497,7 +559,12 @@ mod tests {
         s.on_success(0, None, true, &p);
         assert!(s.may_refetch(1_000, &p));
         assert!(s.force(1_000, &p));
-        assert!(s.take_lease(VM_A, 1_000, &p), "due at once");
+        assert!(
+            s.may_refetch(1_010, &p),
+            "forced but not started yet (the next tick starts it): may be waited for"
+        );
+        assert!(!s.force(1_010, &p), "and is not forced twice");
+        assert!(s.take_lease(VM_A, 1_020, &p), "due at once");
         assert!(
             s.may_refetch(1_001, &p),
             "a fetch under way may be waited for"

@@ -120,7 +120,7 @@ fn decide_watched(config: &Config, token: &str, refetch: bool) -> (String, usize
             assert_eq!(denial.status, 401, "{}", denial.error.code());
             denial.error.code().to_string()
         }
-        Decision::Wait { provider } => format!("wait:{provider}"),
+        Decision::Wait { provider, .. } => format!("wait:{provider}"),
     };
     (outcome, keys.states.get(), keys.refetches.get())
 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use verifier_core::decision::IDENTITY_HEADERS;
 use verifier_core::refresh::Freshness;
 use verifier_core::{
-    Config, Decision, Denial, Identity, Jwks, KeyState, Keys, ProviderKeys, RefreshPolicy, Request,
-    Schedule, VerifyError, decide,
+    Awaiting, Config, Decision, Denial, Identity, Jwks, KeyState, Keys, ProviderKeys,
+    RefreshPolicy, Request, Schedule, VerifyError, decide,
 };
 
 fn signer() -> Signer {
@@ -604,7 +604,8 @@ fn pending_keys_make_a_well_formed_token_wait() {
     assert_eq!(
         decision,
         Decision::Wait {
-            provider: PROVIDER.into()
+            provider: PROVIDER.into(),
+            awaiting: Awaiting::Keys,
         }
     );
     // Only the provider the rule needs is waited for.
@@ -631,7 +632,8 @@ fn pending_keys_make_a_well_formed_token_wait() {
     assert_eq!(
         decision,
         Decision::Wait {
-            provider: "fwd".into()
+            provider: "fwd".into(),
+            awaiting: Awaiting::Keys,
         }
     );
 }
@@ -729,6 +731,7 @@ fn a_remote_provider_follows_its_shared_schedule() {
     let req = request("GET", "/x", Some(&token));
     let wait = Decision::Wait {
         provider: "idp".into(),
+        awaiting: Awaiting::Keys,
     };
 
     assert_eq!(decide(&config, &Refreshing(&vm), &req, NOW), wait);

@@ -66,11 +66,13 @@ pub(crate) fn enter_context(context_id: u32) -> bool {
     hostcalls::set_effective_context(context_id).is_ok()
 }
 
-/// Starts a GET through `cluster`; the answer arrives in the root's `on_http_call_response`.
+/// Starts a GET through `cluster` asking for `accept`; the answer arrives in the root's
+/// `on_http_call_response`.
 pub(crate) fn dispatch_get(
     cluster: &str,
     authority: &str,
     path: &str,
+    accept: &str,
     timeout: Duration,
 ) -> Option<u32> {
     let headers = vec![
@@ -78,7 +80,7 @@ pub(crate) fn dispatch_get(
         (":path", path),
         (":authority", authority),
         (":scheme", "http"),
-        ("accept", "application/jwk-set+json, application/json"),
+        ("accept", accept),
         ("user-agent", "verifier-envoy"),
     ];
     match hostcalls::dispatch_http_call(cluster, headers, None, vec![], timeout) {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use verifier_core::decision::IDENTITY_HEADERS;
-use verifier_core::{Decision, Denial, Request, VerifyError, decide_cached};
+use verifier_core::{Awaiting, Decision, Denial, Request, VerifyError, decide_cached};
 
 use crate::head::RequestHead;
 use crate::host;
@@ -19,8 +19,8 @@ pub(crate) enum Outcome {
     Continue,
     /// Answered locally.
     Responded,
-    /// Must wait for the named provider's keys.
-    Wait(String),
+    /// Must wait for the named provider's keys or revocation feed.
+    Wait(String, Awaiting),
 }
 
 /// The filter instance for one HTTP stream.
@@ -48,15 +48,16 @@ impl HttpContext for Http {
         match outcome {
             Outcome::Continue => Action::Continue,
             Outcome::Responded => Action::Pause,
-            Outcome::Wait(provider) => {
+            Outcome::Wait(provider, awaiting) => {
                 let mut state = self.state.borrow_mut();
                 state.metrics.borrow_mut().waited();
-                request_fetch(&mut state, &provider, now_ms);
+                request_fetch(&mut state, &provider, awaiting, now_ms);
                 let wait_ms = state.config.as_ref().map_or(0, |c| c.jwks_wait_ms);
                 let deadline_ms = now_ms.saturating_add(wait_ms);
                 state.waiting.push(Waiting {
                     context_id: self.context_id,
                     provider,
+                    awaiting,
                     deadline_ms,
                 });
                 Action::Pause
@@ -69,8 +70,12 @@ impl HttpContext for Http {
 /// unknown `kid`), make a fetch due for the whole Envoy, once per cooldown; whichever VM's tick
 /// comes first fetches. Not from here: a call made from an HTTP context answers to that stream,
 /// and dies with it. A provider without keys is waiting for a fetch that is already due, and must
-/// not spend the cooldown an unknown `kid` may need later.
-pub(crate) fn request_fetch(state: &mut State, provider: &str, now_ms: u64) {
+/// not spend the cooldown an unknown `kid` may need later. A wait for the first revocation feed
+/// forces nothing either: that fetch is due already too.
+pub(crate) fn request_fetch(state: &mut State, provider: &str, awaiting: Awaiting, now_ms: u64) {
+    if awaiting != Awaiting::Keys {
+        return;
+    }
     if let Some(remote) = state
         .remotes
         .get_mut(provider)
@@ -160,7 +165,7 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
             respond(&denial, method, path);
             Outcome::Responded
         }
-        Decision::Wait { provider } => Outcome::Wait(provider),
+        Decision::Wait { provider, awaiting } => Outcome::Wait(provider, awaiting),
     }
 }
 

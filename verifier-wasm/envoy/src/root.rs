@@ -1,5 +1,5 @@
-//! The root context: configuration, the shared JWKS schedule on a timer, and waking waiting
-//! requests.
+//! The root context: configuration, the shared JWKS and revocation feed schedules on a timer,
+//! and waking waiting requests.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,14 +8,16 @@ use std::time::Duration;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
+use verifier_core::config::RevocationFeed;
 use verifier_core::limits::MAX_JWKS_BYTES;
-use verifier_core::refresh::{Freshness, max_age};
-use verifier_core::{Config, Denial, Jwks, VerifyError};
+use verifier_core::refresh::{Freshness, RefreshPolicy, max_age};
+use verifier_core::{Config, Denial, Jwks, Provider, Revocations};
 
 use crate::host;
 use crate::http::{self, Http, Outcome};
 use crate::metrics::{self, Metrics};
-use crate::state::{Remote, State};
+use crate::shared::Endpoint;
+use crate::state::{Call, Feed, Remote, State, Waiting};
 
 /// How often the timer runs: the shared schedule, stale keys and waiting deadlines are checked
 /// this often, so it bounds how long a request on another worker waits for keys one worker
@@ -27,6 +29,21 @@ struct Fetched {
     jwks: Jwks,
     body: Vec<u8>,
     max_age: Option<u64>,
+}
+
+/// A revocation feed response that could be used: the parsed feed and the bytes to share.
+struct FetchedFeed {
+    feed: Revocations,
+    body: Vec<u8>,
+}
+
+/// Where a document is fetched from.
+struct Target<'a> {
+    cluster: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    accept: &'a str,
+    timeout_ms: u64,
 }
 
 /// The root context of one VM.
@@ -54,42 +71,48 @@ impl Root {
             if !may_fetch {
                 continue;
             }
-            let vm = state.vm_id;
+            let target = Target {
+                cluster: &remote_config.cluster,
+                authority: &remote_config.authority,
+                path: &remote_config.path,
+                accept: "application/jwk-set+json, application/json",
+                timeout_ms: remote_config.timeout_ms,
+            };
             let policy = *remote.keys.policy();
-            if remote
-                .endpoint
-                .update(|s| s.take_lease(vm, now_ms, &policy))
-                .is_none()
+            if let Some(token) =
+                start_fetch(&remote.endpoint, &policy, state.vm_id, now_ms, &target)
             {
+                log::debug!("verifier: fetching the JWKS of {name} (call {token})");
+                state.calls.insert(token, Call::Jwks(name.to_owned()));
+                let metric = format!("jwks.{}.fetches", metrics::segment(name));
+                state.metrics.borrow_mut().add(&metric, 1);
+            }
+        }
+        for (provider, feed_config) in config.revocation_feeds() {
+            let name = provider.name.as_str();
+            let Some(feed) = state.feeds.get_mut(name) else {
+                continue;
+            };
+            wake |= sync_feed(provider, feed_config, feed, &state.metrics, now_ms);
+            if !may_fetch {
                 continue;
             }
-            // Envoy has no atomic create: when two VMs created the schedule at once, the last
-            // writer holds the lease. Only it fetches.
-            if remote.endpoint.schedule().lease_owner != vm {
-                continue;
-            }
-            let timeout = Duration::from_millis(remote_config.timeout_ms);
-            match host::dispatch_get(
-                &remote_config.cluster,
-                &remote_config.authority,
-                &remote_config.path,
-                timeout,
-            ) {
-                Some(token) => {
-                    log::debug!("verifier: vm {vm:x} fetching the JWKS of {name} (call {token})");
-                    state.calls.insert(token, name.to_owned());
-                    let metric = format!("jwks.{}.fetches", metrics::segment(name));
-                    state.metrics.borrow_mut().add(&metric, 1);
-                }
-                None => {
-                    let _ = remote.endpoint.update(|s| {
-                        let mine = s.lease_owner == vm;
-                        if mine {
-                            s.on_dispatch_failed(now_ms);
-                        }
-                        mine
-                    });
-                }
+            let target = Target {
+                cluster: &feed_config.cluster,
+                authority: &feed_config.authority,
+                path: &feed_config.path,
+                accept: "application/json",
+                timeout_ms: feed_config.timeout_ms,
+            };
+            let policy = *feed.feed.policy();
+            if let Some(token) = start_fetch(&feed.endpoint, &policy, state.vm_id, now_ms, &target)
+            {
+                log::debug!("verifier: fetching the revocation feed of {name} (call {token})");
+                state
+                    .calls
+                    .insert(token, Call::Revocations(name.to_owned()));
+                let metric = format!("revocations.{}.fetches", metrics::segment(name));
+                state.metrics.borrow_mut().add(&metric, 1);
             }
         }
         wake
@@ -111,9 +134,7 @@ impl Root {
                     let Some(config) = state.config.as_ref() else {
                         continue;
                     };
-                    let error = VerifyError::JwksUnavailable {
-                        provider: w.provider.clone(),
-                    };
+                    let error = w.awaiting.unavailable(&w.provider);
                     state.metrics.borrow_mut().denied(error.code());
                     http::respond(&Denial::new(error, &config.realm), "", "");
                     continue;
@@ -124,10 +145,14 @@ impl Root {
                 Outcome::Continue => host::resume_request(),
                 Outcome::Responded => {}
                 // Still waiting, perhaps for another reason than before: a request that waited
-                // for a VM's first keys may now wait for a kid those keys lack.
-                Outcome::Wait(provider) => {
-                    http::request_fetch(&mut self.state.borrow_mut(), &provider, now_ms);
-                    still.push(w);
+                // for a VM's first keys may now wait for a kid those keys lack, or for the feed.
+                Outcome::Wait(provider, awaiting) => {
+                    http::request_fetch(&mut self.state.borrow_mut(), &provider, awaiting, now_ms);
+                    still.push(Waiting {
+                        provider,
+                        awaiting,
+                        ..w
+                    });
                 }
             }
         }
@@ -136,24 +161,7 @@ impl Root {
 
     /// Reads a finished JWKS call: the keys, or why there are none.
     fn read_jwks(headers: usize, body_size: usize) -> Result<Fetched, String> {
-        // A reset or timed-out call has no response at all; reading its headers would make the
-        // host return BadArgument, on which the SDK panics and takes the VM down.
-        if headers == 0 {
-            return Err("no response (connection failed, reset or timed out)".into());
-        }
-        let status = host::call_response_header(":status").unwrap_or_default();
-        if status != b"200" {
-            return Err(format!("status {}", String::from_utf8_lossy(&status)));
-        }
-        if body_size > MAX_JWKS_BYTES {
-            return Err(format!(
-                "body of {body_size} bytes exceeds {MAX_JWKS_BYTES}"
-            ));
-        }
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let body = read_body(headers, body_size, MAX_JWKS_BYTES)?;
         let jwks = Jwks::parse(&body).map_err(|e| e.to_string())?;
         for skipped in &jwks.skipped {
             log::warn!(
@@ -170,6 +178,89 @@ impl Root {
             body,
             max_age,
         })
+    }
+
+    /// Reads a finished revocation feed call: the feed, or why there is none.
+    fn read_feed(
+        provider: &Provider,
+        feed: &RevocationFeed,
+        headers: usize,
+        body_size: usize,
+    ) -> Result<FetchedFeed, String> {
+        let body = read_body(headers, body_size, feed.max_bytes)?;
+        let parsed = Revocations::parse(&body, &provider.issuer, feed.max_bytes)
+            .map_err(|e| format!("{} ({})", e, e.code()))?;
+        Ok(FetchedFeed { feed: parsed, body })
+    }
+
+    /// Records the outcome of this VM's feed fetch in the shared schedule. A failure keeps the
+    /// last good feed (until it is too old); a feed whose entries did not change keeps its
+    /// generation, so the other VMs do not parse it again.
+    fn complete_feed_fetch(
+        &self,
+        provider: &str,
+        result: Result<FetchedFeed, String>,
+        now_ms: u64,
+    ) {
+        let state = self.state.borrow();
+        let Some(feed) = state.feeds.get(provider) else {
+            return;
+        };
+        let policy = *feed.feed.policy();
+        let segment = metrics::segment(provider);
+        let stored = result.and_then(|fetched| {
+            let schedule = feed.endpoint.schedule();
+            // The issuer's generated_at changes on every fetch; only the entries matter. This
+            // VM's own copy is the stored generation when it has loaded it.
+            let changed =
+                if schedule.generation != 0 && feed.feed.generation() == schedule.generation {
+                    feed.feed.document() != Some(&fetched.feed)
+                } else {
+                    feed.endpoint.document().as_deref() != Some(&fetched.body[..])
+                };
+            // The document is stored before the schedule announces it, so a VM that sees the
+            // new generation finds the new document.
+            if changed && !feed.endpoint.store_document(&fetched.body) {
+                return Err("could not share the feed with the other VMs".to_owned());
+            }
+            let _ = feed.endpoint.update(|s| {
+                s.on_success(now_ms, None, changed, &policy);
+                true
+            });
+            Ok((fetched.feed, changed))
+        });
+        match stored {
+            Ok((fetched, changed)) => {
+                let line = format!(
+                    "verifier: provider {provider}: fetched the revocation feed ({} tokens, {} \
+                     clients), {}",
+                    fetched.tokens(),
+                    fetched.clients(),
+                    if changed { "changed" } else { "unchanged" }
+                );
+                // Fetched every few seconds: only a change is worth an info line.
+                if changed {
+                    log::info!("{line}");
+                } else {
+                    log::debug!("{line}");
+                }
+            }
+            Err(reason) => {
+                let stored = feed.endpoint.update(|s| {
+                    s.on_failure(now_ms, &policy);
+                    true
+                });
+                let failures = stored.map_or(0, |s| s.failures);
+                state
+                    .metrics
+                    .borrow_mut()
+                    .add(&format!("revocations.{segment}.fetch_failures"), 1);
+                log::warn!(
+                    "verifier: provider {provider}: revocation feed fetch failed ({failures} in a \
+                     row): {reason}"
+                );
+            }
+        }
     }
 
     /// Records the outcome of this VM's fetch in the shared schedule.
@@ -219,6 +310,126 @@ impl Root {
             }
         }
     }
+}
+
+/// Takes the lease on `endpoint`'s schedule for `vm` if a fetch is due, and starts it. The call's
+/// token when this VM is now fetching.
+fn start_fetch(
+    endpoint: &Endpoint,
+    policy: &RefreshPolicy,
+    vm: u64,
+    now_ms: u64,
+    target: &Target<'_>,
+) -> Option<u32> {
+    endpoint.update(|s| s.take_lease(vm, now_ms, policy))?;
+    // Envoy has no atomic create: when two VMs created the schedule at once, the last writer
+    // holds the lease. Only it fetches.
+    if endpoint.schedule().lease_owner != vm {
+        return None;
+    }
+    let timeout = Duration::from_millis(target.timeout_ms);
+    let token = host::dispatch_get(
+        target.cluster,
+        target.authority,
+        target.path,
+        target.accept,
+        timeout,
+    );
+    if token.is_none() {
+        let _ = endpoint.update(|s| {
+            let mine = s.lease_owner == vm;
+            if mine {
+                s.on_dispatch_failed(now_ms);
+            }
+            mine
+        });
+    }
+    token
+}
+
+/// Reads a finished call's 200 body of at most `max_bytes`, or says why it cannot be used.
+fn read_body(headers: usize, body_size: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
+    // A reset or timed-out call has no response at all; reading its headers would make the
+    // host return BadArgument, on which the SDK panics and takes the VM down.
+    if headers == 0 {
+        return Err("no response (connection failed, reset or timed out)".into());
+    }
+    let status = host::call_response_header(":status").unwrap_or_default();
+    if status != b"200" {
+        return Err(format!("status {}", String::from_utf8_lossy(&status)));
+    }
+    if body_size > max_bytes {
+        return Err(format!("body of {body_size} bytes exceeds {max_bytes}"));
+    }
+    Ok(
+        hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    )
+}
+
+/// Brings one provider's feed up to date with the shared schedule. True if worth waking.
+fn sync_feed(
+    provider: &Provider,
+    config: &RevocationFeed,
+    feed: &mut Feed,
+    metrics: &RefCell<Metrics>,
+    now_ms: u64,
+) -> bool {
+    let name = provider.name.as_str();
+    let schedule = feed.endpoint.schedule();
+    let document = if feed.feed.needs_document(&schedule, now_ms) {
+        feed.endpoint.document().and_then(|bytes| {
+            match Revocations::parse(&bytes, &provider.issuer, config.max_bytes) {
+                Ok(parsed) => Some(parsed),
+                Err(error) => {
+                    log::error!(
+                        "verifier: provider {name}: stored revocation feed unusable: {error}"
+                    );
+                    None
+                }
+            }
+        })
+    } else {
+        None
+    };
+    let outcome = feed.feed.sync(schedule, document, now_ms);
+    let segment = metrics::segment(name);
+    let mut metrics = metrics.borrow_mut();
+    if outcome.keys_changed {
+        let entries = feed.feed.document().map_or(0, Revocations::len);
+        metrics.set(&format!("revocations.{segment}.entries"), entries as u64);
+        log::debug!("verifier: provider {name}: now using a revocation feed of {entries} entries");
+    }
+    let freshness = feed.feed.freshness();
+    if freshness != feed.reported {
+        let policy = feed.feed.policy();
+        match freshness {
+            Freshness::Stale => log::warn!(
+                "verifier: provider {name}: revocation feed endpoint failing; serving the last \
+                 good feed for at most {} s more",
+                policy.max_stale_ms / 1000
+            ),
+            Freshness::Expired => log::error!(
+                "verifier: provider {name}: revocation feed older than max_stale_seconds; \
+                 refusing its tokens (503) until a fetch succeeds"
+            ),
+            Freshness::Fresh if feed.reported != Freshness::Missing => {
+                log::info!("verifier: provider {name}: revocation feed fresh again");
+            }
+            _ => {}
+        }
+        metrics.set(
+            &format!("revocations.{segment}.stale"),
+            u64::from(freshness == Freshness::Stale),
+        );
+        if freshness == Freshness::Expired {
+            metrics.add(&format!("revocations.{segment}.expired"), 1);
+        }
+        feed.reported = freshness;
+    }
+    outcome.wake
 }
 
 /// Brings one provider's view up to date with the shared schedule. True if worth waking.
@@ -289,8 +500,9 @@ impl Context for Root {
         // the lease to lapse.
         let now_ms = host::now_ms();
         let state = self.state.borrow();
-        for remote in state.remotes.values() {
-            let _ = remote.endpoint.update(|s| {
+        let endpoints = state.remotes.values().map(|r| &r.endpoint);
+        for endpoint in endpoints.chain(state.feeds.values().map(|f| &f.endpoint)) {
+            let _ = endpoint.update(|s| {
                 let mine = s.lease_owner == state.vm_id && s.fetching(now_ms);
                 if mine {
                     s.on_dispatch_failed(now_ms);
@@ -310,14 +522,33 @@ impl Context for Root {
     ) {
         let now_ms = host::now_ms();
         log::debug!(
-            "verifier: vm {:x}: JWKS call {token_id} answered",
+            "verifier: vm {:x}: call {token_id} answered",
             self.state.borrow().vm_id
         );
-        let Some(provider) = self.state.borrow_mut().calls.remove(&token_id) else {
+        let Some(call) = self.state.borrow_mut().calls.remove(&token_id) else {
             return;
         };
-        let result = Self::read_jwks(headers, body_size);
-        self.complete_fetch(&provider, result, now_ms);
+        match call {
+            Call::Jwks(provider) => {
+                let result = Self::read_jwks(headers, body_size);
+                self.complete_fetch(&provider, result, now_ms);
+            }
+            Call::Revocations(provider) => {
+                let config = self.state.borrow().config.clone();
+                let Some(config) = config else {
+                    return;
+                };
+                let Some((provider, feed)) = config
+                    .providers
+                    .get(&provider)
+                    .and_then(|p| Some((p, p.revocations.as_ref()?)))
+                else {
+                    return;
+                };
+                let result = Self::read_feed(provider, feed, headers, body_size);
+                self.complete_feed_fetch(&provider.name, result, now_ms);
+            }
+        }
         // This VM's own waiting requests need not wait for the next tick.
         let _ = self.sync(now_ms, false);
         self.wake(now_ms);

@@ -1,20 +1,22 @@
-//! One JWKS per Envoy: the fetch schedule and the document live in proxy-wasm shared data,
-//! which every VM of the process sees, and the schedule changes only by compare-and-swap.
+//! One JWKS (and one revocation feed) per Envoy: the fetch schedule and the document live in
+//! proxy-wasm shared data, which every VM of the process sees, and the schedule changes only by
+//! compare-and-swap.
 //!
 //! The keys are per endpoint (cluster, authority, path), not per provider or per configuration:
 //! two providers reading the same JWKS share one fetch, and a configuration reload starts with
-//! the keys the previous one fetched.
+//! the keys the previous one fetched. A feed's endpoint also names the issuer it must speak for,
+//! so two providers that read one feed URL for different issuers never adopt each other's.
 
 use proxy_wasm::types::Status;
 use verifier_core::Schedule;
-use verifier_core::config::RemoteJwks;
+use verifier_core::config::{Provider, RemoteJwks, RevocationFeed};
 
 use crate::host;
 
 /// How many times a compare-and-swap is retried before giving up until the next tick.
 const CAS_ATTEMPTS: usize = 8;
 
-/// The shared-data keys of one JWKS endpoint.
+/// The shared-data keys of one JWKS or revocation feed endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     schedule_key: String,
@@ -22,12 +24,23 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// The keys for the endpoint a remote provider fetches from.
+    /// The keys for the endpoint a remote provider fetches its JWKS from.
     pub(crate) fn new(remote: &RemoteJwks) -> Endpoint {
-        let base = format!(
+        Endpoint::at(format!(
             "verifier.jwks/{}/{}{}",
             remote.cluster, remote.authority, remote.path
-        );
+        ))
+    }
+
+    /// The keys for the endpoint a provider fetches its revocation feed from.
+    pub(crate) fn revocations(provider: &Provider, feed: &RevocationFeed) -> Endpoint {
+        Endpoint::at(format!(
+            "verifier.revocations/{}/{}{} for {}",
+            feed.cluster, feed.authority, feed.path, provider.issuer
+        ))
+    }
+
+    fn at(base: String) -> Endpoint {
         Endpoint {
             schedule_key: format!("{base}#schedule"),
             document_key: format!("{base}#document"),
@@ -57,7 +70,10 @@ impl Endpoint {
                 Ok(()) => return Some(schedule),
                 Err(Status::CasMismatch) => continue,
                 Err(status) => {
-                    log::warn!("verifier: could not store the JWKS schedule: {status:?}");
+                    log::warn!(
+                        "verifier: could not store the schedule {}: {status:?}",
+                        self.schedule_key
+                    );
                     return None;
                 }
             }
@@ -65,17 +81,20 @@ impl Endpoint {
         None
     }
 
-    /// The stored JWKS document, if any.
+    /// The stored document, if any.
     pub(crate) fn document(&self) -> Option<Vec<u8>> {
         host::shared_get(&self.document_key).0
     }
 
-    /// Stores a JWKS document for every VM (before the schedule announces it).
+    /// Stores a document for every VM (before the schedule announces it).
     pub(crate) fn store_document(&self, document: &[u8]) -> bool {
         match host::shared_set(&self.document_key, document, None) {
             Ok(()) => true,
             Err(status) => {
-                log::warn!("verifier: could not store the JWKS document: {status:?}");
+                log::warn!(
+                    "verifier: could not store the document {}: {status:?}",
+                    self.document_key
+                );
                 false
             }
         }

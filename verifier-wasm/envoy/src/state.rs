@@ -1,22 +1,29 @@
-//! What one worker VM knows: the configuration, each provider's keys, and the requests waiting for them.
+//! What one worker VM knows: the configuration, each provider's keys and revocation feed, and the
+//! requests waiting for them.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use verifier_core::refresh::Freshness;
-use verifier_core::{Config, KeySource, KeyState, Keys, ProviderKeys, RefreshPolicy, TokenCache};
+use verifier_core::{
+    Awaiting, Config, FeedState, KeySource, KeyState, Keys, ProviderFeed, ProviderKeys,
+    RefreshPolicy, TokenCache,
+};
 
+use crate::host;
 use crate::metrics::Metrics;
 use crate::shared::Endpoint;
 
-/// A request paused until its provider's keys arrive.
+/// A request paused until its provider's keys or revocation feed arrive.
 #[derive(Debug, Clone)]
 pub(crate) struct Waiting {
     /// The HTTP context to resume.
     pub(crate) context_id: u32,
-    /// The provider whose keys it needs.
+    /// The provider whose keys or feed it needs.
     pub(crate) provider: String,
+    /// Which of the two it waited for last (what the 503 names if the wait runs out).
+    pub(crate) awaiting: Awaiting,
     /// When to give up and answer 503, in milliseconds since the epoch.
     pub(crate) deadline_ms: u64,
 }
@@ -32,6 +39,26 @@ pub(crate) struct Remote {
     pub(crate) reported: Freshness,
 }
 
+/// A provider's revocation feed as this VM sees it.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    /// Where the feed lives in shared data.
+    pub(crate) endpoint: Endpoint,
+    /// The shared schedule as last read, and this VM's parsed feed.
+    pub(crate) feed: ProviderFeed,
+    /// The freshness last reported, so a stale period is logged once when it starts and ends.
+    pub(crate) reported: Freshness,
+}
+
+/// What an outstanding HTTP call fetches, and for which provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// The provider's JWKS.
+    Jwks(String),
+    /// The provider's revocation feed.
+    Revocations(String),
+}
+
 /// State shared by the root context and the HTTP contexts of one VM (single-threaded).
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -41,9 +68,11 @@ pub(crate) struct State {
     pub(crate) vm_id: u64,
     /// Each remote provider's keys.
     pub(crate) remotes: BTreeMap<String, Remote>,
-    /// Outstanding JWKS calls: token id → provider.
-    pub(crate) calls: BTreeMap<u32, String>,
-    /// Requests waiting for keys.
+    /// Each revocation feed, by provider.
+    pub(crate) feeds: BTreeMap<String, Feed>,
+    /// Outstanding JWKS and feed calls, by token id.
+    pub(crate) calls: BTreeMap<u32, Call>,
+    /// Requests waiting for keys or a feed.
     pub(crate) waiting: Vec<Waiting>,
     /// Tokens this worker has verified (its own RefCell: requests update it while reading the rest).
     pub(crate) cache: RefCell<TokenCache>,
@@ -64,6 +93,17 @@ impl State {
                     reported: Freshness::Missing,
                 };
                 (name.to_owned(), state)
+            })
+            .collect();
+        self.feeds = config
+            .revocation_feeds()
+            .map(|(provider, feed)| {
+                let state = Feed {
+                    endpoint: Endpoint::revocations(provider, feed),
+                    feed: ProviderFeed::new(RefreshPolicy::from_revocations(feed)),
+                    reported: Freshness::Missing,
+                };
+                (provider.name.clone(), state)
             })
             .collect();
         self.cache = RefCell::new(TokenCache::new(config.token_cache));
@@ -88,9 +128,19 @@ impl Keys for State {
         }
     }
 
-    fn may_refetch(&self, provider: &str, now: u64) -> bool {
-        self.remotes
+    fn revocations(&self, provider: &str) -> FeedState<'_> {
+        self.feeds
             .get(provider)
-            .is_some_and(|r| r.keys.may_refetch(now.saturating_mul(1000)))
+            .map_or(FeedState::Unavailable, |f| f.feed.state())
+    }
+
+    fn may_refetch(&self, provider: &str, _now: u64) -> bool {
+        // Milliseconds from the host, not `now`: whole seconds would put a fetch forced a few
+        // ms ago "in the future", and the tokens right behind the first one would be refused.
+        let now_ms = host::now_ms();
+        self.remotes.get(provider).is_some_and(|r| {
+            // Read fresh: another VM may have forced or finished a fetch since our last tick.
+            r.keys.may_refetch(&r.endpoint.schedule(), now_ms)
+        })
     }
 }

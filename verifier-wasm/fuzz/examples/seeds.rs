@@ -24,6 +24,7 @@ fn main() {
     signed(&root.join("signed"));
     jwks(&root.join("jwks"));
     config(&root.join("config"));
+    revocations(&root.join("revocations"));
 }
 
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) {
@@ -290,4 +291,47 @@ fn config(dir: &Path) {
         "token_cache": {"max_entries": 0},
     });
     write(dir, "minimal", minimal.to_string());
+    let mut with_feed = config_json();
+    with_feed["providers"]["local"]["revocations"] = json!({
+        "cluster": "issuer", "path": "/oauth/revocations", "authority": "issuer.internal",
+        "timeout_ms": 2000, "refresh_seconds": 5, "max_stale_seconds": 3600, "max_bytes": 4194304,
+    });
+    write(dir, "revocations", with_feed.to_string());
+}
+
+fn revocations(dir: &Path) {
+    let feed = json!({
+        "iss": ISSUER,
+        "generated_at": NOW,
+        "tokens": [{"jti": "3q2-7w", "exp": NOW + 300}, {"jti": "a\u{0}b", "exp": NOW}],
+        "clients": [
+            {"client_id": "svc.a", "revoked_before": NOW - 100},
+            {"client_id": "svc.a", "revoked_before": NOW as f64 - 50.5},
+            {"client_id": "warehouse", "revoked_before": 0},
+        ],
+    });
+    write(dir, "example", feed.to_string());
+    write(
+        dir,
+        "empty",
+        json!({"iss": ISSUER, "tokens": [], "clients": []}).to_string(),
+    );
+    let extended = json!({
+        "iss": ISSUER,
+        "version": 2,
+        "next": {"cursor": "abc", "deep": [[1, {"x": null}]]},
+        "tokens": [{"jti": "j", "exp": NOW, "reason": "leaked"}],
+        "clients": [{"client_id": "c", "revoked_before": NOW, "note": [true]}],
+    });
+    write(dir, "unknown-members", extended.to_string());
+    write(
+        dir,
+        "duplicate-member",
+        format!(r#"{{"iss":"{ISSUER}","tokens":[{{"jti":"a","jti":"b"}}],"clients":[]}}"#),
+    );
+    write(
+        dir,
+        "other-issuer",
+        json!({"iss": "https://evil.test", "tokens": [], "clients": []}).to_string(),
+    );
 }

@@ -273,7 +273,7 @@ pub fn outcome(decision: &Decision) -> Outcome {
             check_denial(denial);
             Outcome::Deny(denial.status, denial.error.code())
         }
-        Decision::Wait { provider } => Outcome::Wait(provider.clone()),
+        Decision::Wait { provider, .. } => Outcome::Wait(provider.clone()),
     }
 }
 

@@ -1,0 +1,50 @@
+//! `GET /oauth/revocations`: the revocation feed gateways poll like the JWKS.
+//!
+//! A signature check alone cannot tell a revoked token from a good one, so gateways fetch this
+//! every few seconds and refuse what it lists: tokens by `jti` until their `exp`, and clients
+//! whose every token issued before `revoked_before` is revoked. It is as public as the JWKS:
+//! `jti`s are random and say nothing; client ids are the names of services.
+
+use axum::extract::State;
+use axum::http::HeaderName;
+use axum::http::header::CACHE_CONTROL;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::OAuthError;
+use crate::clock::UnixTime;
+use crate::state::AppState;
+use crate::store::{RevokedClient, RevokedToken};
+
+/// Where the feed is served; advertised in the metadata as `revocation_feed_endpoint`.
+pub(super) const PATH: &str = "/oauth/revocations";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(feed))
+}
+
+/// The feed document (the filter's `revocations` provider member consumes it).
+#[derive(Debug, Serialize)]
+struct Feed {
+    iss: String,
+    generated_at: UnixTime,
+    tokens: Vec<RevokedToken>,
+    clients: Vec<RevokedClient>,
+}
+
+/// Every revocation in force now. Never cached by intermediaries: a stale copy would stretch
+/// the bound within which a revocation reaches the gateways.
+async fn feed(
+    State(state): State<AppState>,
+) -> Result<([(HeaderName, &'static str); 1], Json<Feed>), OAuthError> {
+    let now = state.clock.now();
+    let (tokens, clients) = state.store.revocations(now).await?;
+    let feed = Feed {
+        iss: state.issuer.as_str().to_owned(),
+        generated_at: now,
+        tokens,
+        clients,
+    };
+    Ok(([(CACHE_CONTROL, "no-cache")], Json(feed)))
+}
