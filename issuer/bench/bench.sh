@@ -98,6 +98,14 @@ cpu_ticks() {
   read -r -a f <<<"$rest"
   if [[ ${2:-} == children ]]; then echo $((f[13] + f[14])); else echo $((f[11] + f[12])); fi
 }
+# Busy and stolen ticks of the whole machine so far (/proc/stat: user nice system idle iowait irq softirq steal).
+machine_ticks() {
+  local _cpu user nice system _idle _iowait irq softirq steal _rest
+  read -r _cpu user nice system _idle _iowait irq softirq steal _rest </proc/stat
+  echo "$((user + nice + system + irq + softirq)) $steal"
+}
+# Cores' worth of CPU from a tick delta over $2 microseconds.
+cores() { awk -v t="$1" -v hz="$ticks_per_sec" -v us="$2" 'BEGIN {printf "%.2f", (us > 0 ? t / hz / (us / 1e6) : 0)}'; }
 # Microseconds of CPU per token from a tick delta.
 per_token_us() { awk -v t="$1" -v hz="$ticks_per_sec" -v n="$2" 'BEGIN {printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0)}'; }
 
@@ -118,7 +126,7 @@ pg_ticks_delta() {
 
 ## one run #################################################################################################
 
-declare -A rps p50 p99 cpu_issuer cpu_db cpu_wrk audit_note
+declare -A rps p50 p99 cpu_issuer cpu_db cpu_wrk other_load stolen audit_note
 audit_off=()
 
 start_issuer() {
@@ -246,12 +254,14 @@ run_one() {
 
   drive "$WARMUP"
   local received=$(( $(field requests) + 1 ))  # + the checked request
-  local i0 w0 d0= i1 w1 d1= requests duration
+  local i0 w0 d0= m0 s0 i1 w1 d1= m1 s1 requests duration db_ticks=0
   [[ $backend != postgres ]] || d0=$(pg_backend_ticks "$pg_db")
+  read -r m0 s0 < <(machine_ticks)
   i0=$(cpu_ticks "$issuer_pid"); w0=$(cpu_ticks $$ children)
   drive "$DURATION"
   i1=$(cpu_ticks "$issuer_pid"); w1=$(cpu_ticks $$ children)
-  [[ $backend != postgres ]] || d1=$(pg_backend_ticks "$pg_db")
+  read -r m1 s1 < <(machine_ticks)
+  [[ $backend != postgres ]] || { d1=$(pg_backend_ticks "$pg_db"); db_ticks=$(pg_ticks_delta "$d0" "$d1"); }
   requests=$(field requests) duration=$(field duration_us)
   received=$((received + requests))
 
@@ -261,8 +271,14 @@ run_one() {
   cpu_issuer[$backend]+="$(per_token_us $((i1 - i0)) "$requests") "
   cpu_wrk[$backend]+="$(per_token_us $((w1 - w0)) "$requests") "
   if [[ $backend == postgres ]]; then
-    cpu_db[$backend]+="$(per_token_us "$(pg_ticks_delta "$d0" "$d1")" "$requests") "
+    cpu_db[$backend]+="$(per_token_us "$db_ticks" "$requests") "
   fi
+  # Everything else the machine ran meanwhile (other users' builds and tests, PostgreSQL's
+  # background processes, this script): when it is large, the figures above are low.
+  local others=$(( (m1 - m0) - (i1 - i0) - (w1 - w0) - db_ticks ))
+  (( others >= 0 )) || others=0
+  other_load[$backend]+="$(cores "$others" "$duration") "
+  stolen[$backend]+="$(cores $((s1 - s0)) "$duration") "
 
   stop_issuer
   # Tokens delivered: what wrk received (and the checked one). A request still in flight when wrk
@@ -285,9 +301,14 @@ run_one() {
   else
     verdict="$audit $AUDIT_ACTION rows for $received tokens delivered, $logged logged as issued ($rows rows in all)"
     if "$ISSUER_BIN" audit verify --help >/dev/null 2>&1; then
-      "$ISSUER_BIN" audit verify --database-url "$db_url" >"$run/verify.log" 2>&1 ||
-        { cat "$run/verify.log" >&2; fail "$name: issuer audit verify rejected the chain"; }
-      verdict+="; issuer audit verify: $(tr -d '\n' <"$run/verify.log")"
+      local checked
+      "$ISSUER_BIN" audit verify --database-url "$db_url" >"$run/verify.json" 2>"$run/verify.log" ||
+        { cat "$run/verify.json" "$run/verify.log" >&2; fail "$name: issuer audit verify rejected the chain"; }
+      checked=$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v["records"] if v.get("ok") else "bad")' "$run/verify.json") ||
+        { cat "$run/verify.json" >&2; fail "$name: cannot read issuer audit verify's answer"; }
+      [[ $checked == "$rows" ]] ||
+        { cat "$run/verify.json" >&2; fail "$name: issuer audit verify checked $checked records of $rows"; }
+      verdict+="; issuer audit verify: chain of $checked records intact"
     fi
   fi
   audit_note[$backend]=$verdict
@@ -325,7 +346,9 @@ med() { local values; read -r -a values <<<"$1"; [[ ${#values[@]} -gt 0 ]] && me
 echo
 echo "issuer $("$ISSUER_BIN" --version | awk '{print $2}'), ES256, POST /oauth/token client_credentials + client_secret_basic, keep-alive"
 echo "wrk -t$THREADS -c$CONNECTIONS; issuer, wrk and PostgreSQL unpinned on the same $(nproc) cores; $ROUNDS rounds x ${DURATION}s (after ${WARMUP}s warm-up), alternating order"
-echo "SQLite database file on $(stat -f -c %T "$work") (pragmas: issuer/src/store/mod.rs)"
+if [[ " ${backends[*]} " == *" sqlite "* ]]; then
+  echo "SQLite database file on $(stat -f -c %T "$work") (pragmas: issuer/src/store/mod.rs)"
+fi
 if [[ " ${backends[*]} " == *" postgres "* ]]; then
   echo "PostgreSQL $(psql_admin -c 'SHOW server_version' | awk '{print $1}') on $(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$POSTGRES_URL"), fsync $(psql_admin -c 'SHOW fsync'), synchronous_commit $(psql_admin -c 'SHOW synchronous_commit')"
 fi
@@ -339,7 +362,19 @@ for backend in "${backends[@]}"; do
     "$(med "${cpu_wrk[$backend]}")" "${rps[$backend]% }" "${p99[$backend]% }"
 done
 echo "(CPU per token: utime + stime over the measured run / tokens; db = PostgreSQL backends of the issuer's"
-echo " connections, a lower bound; SQLite runs inside the issuer process)"
+echo " connections, a lower bound; SQLite runs inside the issuer process. Latency is wrk's: closed loop, each"
+echo " connection sends its next request when the last is answered)"
+echo
+echo "machine during the measured runs, in cores of $(nproc) (median; each round):"
+busy=0
+for backend in "${backends[@]}"; do
+  printf '  %-11s other processes %s (%s); stolen by the hypervisor %s (%s)\n' "${label[$backend]}" \
+    "$(med "${other_load[$backend]}")" "${other_load[$backend]% }" "$(med "${stolen[$backend]}")" "${stolen[$backend]% }"
+  if awk -v o="$(med "${other_load[$backend]}")" -v s="$(med "${stolen[$backend]}")" 'BEGIN {exit !(o + s > 0.25)}'; then busy=1; fi
+done
+if (( busy )); then
+  echo "  the machine was busy with other work: these figures understate the issuer; run again when it is quiet"
+fi
 echo
 echo "audit (last round):"
 for backend in "${backends[@]}"; do printf '  %-11s %s\n' "${label[$backend]}" "${audit_note[$backend]}"; done

@@ -7,34 +7,11 @@ use clap::Parser;
 use issuer::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    // PROTOTYPE: env knobs for measurement only.
-    let env = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-    };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if let Some(n) = env("PROTO_WORKERS") {
-        builder.worker_threads(n);
-    }
-    if let Some(n) = env("PROTO_GQI") {
-        builder.global_queue_interval(n as u32);
-    }
-    if let Some(n) = env("PROTO_EVENT_INTERVAL") {
-        builder.event_interval(n as u32);
-    }
-    let runtime = match builder.build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(cli::run(cli.command)) {
+    match cli::run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", error_chain(&err));

@@ -246,3 +246,63 @@ pub async fn authenticate(
         _ => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::CLIENT_RECHECK;
+
+    async fn client_and_two_stores() -> (tempfile::TempDir, Store, Store, SecretHasher, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("issuer.db").display());
+        let here = Store::open(&url).await.expect("open");
+        // Another process on the same database (a replica, on PostgreSQL).
+        let elsewhere = Store::open(&url).await.expect("open again");
+        let hasher = SecretHasher::load(&here).await.expect("hasher");
+        let new = NewClient {
+            id: ClientId::parse("svc.cached").expect("id"),
+            scope: Scope::parse("read").expect("scope"),
+            audience: Audience::parse("quantjourney").expect("audience"),
+            ttl: Ttl::try_from(300).expect("ttl"),
+        };
+        let (_, secret) = register(&here, &hasher, new, 1).await.expect("register");
+        (dir, here, elsewhere, hasher, secret.expose().to_owned())
+    }
+
+    async fn accepts(store: &Store, hasher: &SecretHasher, secret: &str) -> bool {
+        authenticate(store, hasher, "svc.cached", secret)
+            .await
+            .expect("authenticate")
+            .is_some()
+    }
+
+    #[tokio::test]
+    async fn changes_made_here_take_effect_at_once() {
+        let (_dir, here, _, hasher, secret) = client_and_two_stores().await;
+        assert!(accepts(&here, &hasher, &secret).await, "read and kept");
+        let replaced = ClientSecret::generate().expect("secret");
+        let hash = hasher.hash(replaced.expose());
+        assert!(here.set_client_secret("svc.cached", &hash).await.expect("set"));
+        assert!(!accepts(&here, &hasher, &secret).await, "the old secret stops at once");
+        assert!(accepts(&here, &hasher, replaced.expose()).await);
+        assert!(here.disable_client("svc.cached", 2).await.expect("disable"));
+        assert!(!accepts(&here, &hasher, replaced.expose()).await, "disabled at once");
+    }
+
+    #[tokio::test]
+    async fn changes_made_elsewhere_take_effect_within_the_recheck_interval() {
+        let (_dir, here, elsewhere, hasher, secret) = client_and_two_stores().await;
+        assert!(accepts(&here, &hasher, &secret).await, "read and kept");
+        let replaced = ClientSecret::generate().expect("secret");
+        let hash = hasher.hash(replaced.expose());
+        assert!(elsewhere.set_client_secret("svc.cached", &hash).await.expect("set"));
+        // A secret that does not match the kept record is checked against the database.
+        assert!(accepts(&here, &hasher, replaced.expose()).await, "the new one at once");
+        assert!(!accepts(&here, &hasher, "wrong").await);
+        let (_dir, here, elsewhere, hasher, secret) = client_and_two_stores().await;
+        assert!(accepts(&here, &hasher, &secret).await, "read and kept");
+        assert!(elsewhere.disable_client("svc.cached", 2).await.expect("disable"));
+        tokio::time::sleep(CLIENT_RECHECK + std::time::Duration::from_millis(50)).await;
+        assert!(!accepts(&here, &hasher, &secret).await, "disabled within the bound");
+    }
+}

@@ -1,7 +1,6 @@
 //! The active signer: the current key, unsealed once and cached until it changes.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use jwt_simple::prelude::{HeaderOptions, JWTClaims, Serialize};
 
@@ -66,38 +65,18 @@ impl SigningKey {
     }
 }
 
-/// How long this process keeps signing with the key it last read as current before it reads
-/// the database again. A rotation made elsewhere (the CLI, another replica, the scheduler of
-/// another replica) reaches this process at most this late; the retired key stays published
-/// for far longer (`RETIRED_KEY_SLACK_SECS`), so the few tokens it signs meanwhile verify.
-pub(crate) const CURRENT_KEY_RECHECK: Duration = Duration::from_secs(1);
-
 /// Hands out the current signing key, following rotations made by any process.
 #[derive(Debug)]
 pub struct Keyring {
     sealer: Arc<dyn KeySealer>,
-    recheck: Duration,
-    cached: Mutex<Option<Checked>>,
-}
-
-/// The key last read as current, and when that was read.
-#[derive(Debug)]
-struct Checked {
-    key: Arc<SigningKey>,
-    at: Instant,
+    cached: Mutex<Option<Arc<SigningKey>>>,
 }
 
 impl Keyring {
     /// A keyring that unseals keys with `sealer`.
     pub fn new(sealer: Arc<dyn KeySealer>) -> Self {
-        // PROTOTYPE: env override for measurement only.
-        let ms = std::env::var("ISSUER_KEY_RECHECK_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(CURRENT_KEY_RECHECK.as_millis() as u64);
         Self {
             sealer,
-            recheck: Duration::from_millis(ms),
             cached: Mutex::new(None),
         }
     }
@@ -108,29 +87,20 @@ impl Keyring {
     }
 
     /// The current signing key.
+    ///
+    /// The database says which key is current (a `keys rotate` from the CLI takes effect on
+    /// the next request, on every replica); the unsealed key is reused while that stays true.
     pub async fn signer(&self, store: &Store) -> Result<Arc<SigningKey>, KeyError> {
-        if let Some(cached) = self.cache().as_ref() {
-            if cached.at.elapsed() < self.recheck {
-                return Ok(Arc::clone(&cached.key));
-            }
-        }
-        let at = Instant::now();
         let record = store.current_key().await?.ok_or(KeyError::NoCurrentKey)?;
-        let mut cache = self.cache();
-        if let Some(cached) = cache.as_mut().filter(|c| c.key.kid == record.kid) {
-            cached.at = cached.at.max(at);
-            return Ok(Arc::clone(&cached.key));
+        if let Some(cached) = self.cache().as_ref().filter(|key| key.kid == record.kid) {
+            return Ok(Arc::clone(cached));
         }
-        drop(cache);
         let key = Arc::new(SigningKey::from_record(&record, self.sealer.as_ref())?);
-        *self.cache() = Some(Checked {
-            key: Arc::clone(&key),
-            at,
-        });
+        *self.cache() = Some(Arc::clone(&key));
         Ok(key)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, Option<Checked>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Option<Arc<SigningKey>>> {
         // The cache holds no invariant a panicking writer could break; keep using it.
         self.cached.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -10,10 +10,14 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreError, conflict_or, from_sql_int, optional_time, to_sql_int};
 use crate::clock::UnixTime;
 
-/// How long a client record read from the database may answer [`Store::recent_client`]. A
-/// client disabled, or its secret replaced, by another process (another replica, the CLI) may
-/// still authenticate here with its old secret for at most this long; through this `Store`
-/// (the admin API of this process) the change takes effect at once.
+/// How long a client record read from the database may answer [`Store::recent_client`].
+///
+/// Clients change only through the admin API, whose changes go through this `Store` and take
+/// effect here at once (the cached record is dropped). A change made by another process on the
+/// same database (another replica on PostgreSQL) reaches this one at most this late: until
+/// then a client it disabled, or whose secret it replaced, can still authenticate here with
+/// the old secret. (A new secret works at once everywhere: a secret that does not match the
+/// cached record is always checked against the database.)
 pub(crate) const CLIENT_RECHECK: Duration = Duration::from_secs(1);
 
 /// Most records kept; past this the cache starts again empty (ids are not attacker-chosen:
@@ -115,10 +119,9 @@ impl Store {
     /// The record of `client_id` as read from the database less than [`CLIENT_RECHECK`] ago,
     /// if there is one; [`Store::client`] reads (and keeps) it afresh.
     pub fn recent_client(&self, client_id: &str) -> Option<Arc<ClientRecord>> {
-        let recheck = client_recheck();
         let inner = self.clients.lock();
         let (record, read_at) = inner.records.get(client_id)?;
-        (read_at.elapsed() < recheck).then(|| Arc::clone(record))
+        (read_at.elapsed() < CLIENT_RECHECK).then(|| Arc::clone(record))
     }
 
     /// Looks a client up by id.
@@ -261,15 +264,4 @@ fn client_record(row: &AnyRow) -> Result<ClientRecord, StoreError> {
         created_at: from_sql_int(row.try_get("created_at")?, "created_at")?,
         disabled_at: optional_time(row, "disabled_at")?,
     })
-}
-
-// PROTOTYPE: env override for measurement only.
-fn client_recheck() -> Duration {
-    static MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    Duration::from_millis(*MS.get_or_init(|| {
-        std::env::var("ISSUER_CLIENT_RECHECK_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(CLIENT_RECHECK.as_millis() as u64)
-    }))
 }
