@@ -141,8 +141,8 @@ bench: build-filter deps-cc deps-envoy deps-bench
 # Client credentials tokens per second, p50/p99 and CPU per token of the release issuer on SQLite and
 # PostgreSQL (issuer/dev/postgres.sh's server; a fresh issuer_bench_* database per run, dropped after),
 # wrk on the same cores, unpinned (issuer/bench/bench.sh says how). Target (issue 4): >= 5,000 tokens/s
-# with p99 < 20 ms on SQLite. ROUNDS, DURATION, WARMUP, CONNECTIONS, THREADS and BACKENDS may be set in
-# the environment. About 1 minute with the defaults.
+# with p99 < 20 ms on SQLite. ROUNDS, DURATION, WARMUP, CONNECTIONS, THREADS, BACKENDS and SIGNING_ALG may
+# be set in the environment. About 2 minutes with the defaults.
 bench-issuer: deps-cc deps-bench deps-postgres
 	$(CARGO) build -j$(JOBS) --release -p issuer
 	POSTGRES_URL=$$(issuer/dev/postgres.sh) \

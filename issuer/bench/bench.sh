@@ -12,11 +12,12 @@
 #   POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test, as issuer/dev/postgres.sh prints it: a
 #   database used only to create and drop the bench's own, issuer_bench_<random>, one per run)
 #   AUDIT_ACTION (token.issued: the audit_log action of an issued token)
+#   SIGNING_ALG (ES256, the default; EdDSA or RS256 to see what the signature costs)
 #
-# Method. Every run starts a fresh `issuer serve` (ES256, default log level) on a fresh database: a
+# Method. Every run starts a fresh `issuer serve` (SIGNING_ALG, default log level) on a fresh database: a
 # SQLite file in a new directory under $TMPDIR (its file system is printed: tmpfs would make fsync
 # free), or a new PostgreSQL database; then registers a client with `issuer client create` and proves
-# the endpoint before measuring it: client_secret_basic answers 200 with an `at+jwt` ES256 JWT whose
+# the endpoint before measuring it: client_secret_basic answers 200 with an `at+jwt` JWT of that alg whose
 # kid is in the JWKS and whose claims name the client, and a wrong secret answers 401 invalid_client.
 # wrk then posts `grant_type=client_credentials` with client_secret_basic over CONNECTIONS keep-alive
 # connections, WARMUP seconds unmeasured, then DURATION seconds measured; any answer other than 200
@@ -28,7 +29,9 @@
 # database server share both cores as they would on a 2-core host. CPU time per token is the issuer's
 # utime + stime (/proc/<pid>/stat) over the measured run divided by the tokens wrk received; the same is
 # shown for the PostgreSQL backends serving the issuer's connections and for wrk itself, so the three
-# account for where the two cores went.
+# account for where the two cores went. What else the machine ran during the measured runs (other
+# processes' CPU, from /proc/stat, and time stolen by the hypervisor) is printed too, with a warning
+# when it exceeds a quarter of a core: on a shared machine that is what makes a round slow.
 #
 # Audit: after each run the issuer is stopped (SIGTERM, graceful) and the audit_log rows with action
 # AUDIT_ACTION are counted. There must be one for every token delivered (wrk's count plus the checked
@@ -48,6 +51,7 @@ THREADS=${THREADS:-1}
 BACKENDS=${BACKENDS:-sqlite postgres}
 POSTGRES_URL=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 AUDIT_ACTION=${AUDIT_ACTION:-token.issued}
+SIGNING_ALG=${SIGNING_ALG:-ES256}
 TARGET_RPS=5000
 TARGET_P99_MS=20
 CLIENT_ID=bench.client
@@ -130,7 +134,7 @@ declare -A rps p50 p99 cpu_issuer cpu_db cpu_wrk other_load stolen audit_note
 audit_off=()
 
 start_issuer() {
-  "$ISSUER_BIN" serve --database-url "$db_url" --public-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
+  "$ISSUER_BIN" serve --signing-alg "$SIGNING_ALG" --database-url "$db_url" --public-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
     >"$run/stdout" 2>"$run/issuer.log" &
   issuer_pid=$!
   local line=
@@ -166,19 +170,19 @@ check_endpoint() {
   got=$(token_request "$auth")
   [[ $got == 200 ]] || { cat "$run/body" >&2; fail "$name: a token request answered $got, expected 200"; }
   curl -sf "$base/.well-known/jwks.json" >"$run/jwks.json" || fail "$name: no JWKS"
-  python3 - "$run/body" "$run/jwks.json" "$CLIENT_ID" "$base" <<'EOF' || fail "$name: the token response is not what it should be"
+  python3 - "$run/body" "$run/jwks.json" "$CLIENT_ID" "$base" "$SIGNING_ALG" <<'EOF' || fail "$name: the token response is not what it should be"
 import base64, json, sys
 body = json.load(open(sys.argv[1]))
 jwks = json.load(open(sys.argv[2]))
-client_id, issuer = sys.argv[3], sys.argv[4]
+client_id, issuer, alg = sys.argv[3], sys.argv[4], sys.argv[5]
 def part(text):
     return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
 assert body["token_type"] == "Bearer", body
 header_b64, claims_b64, signature = body["access_token"].split(".")
 header, claims = part(header_b64), part(claims_b64)
-assert header["alg"] == "ES256" and header["typ"] == "at+jwt", header
+assert header["alg"] == alg and header["typ"] == "at+jwt", header
 assert header["kid"] in {key["kid"] for key in jwks["keys"]}, "kid not in the JWKS"
-assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == 64, "not a P-256 signature"
+assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == {"ES256": 64, "EdDSA": 64, "RS256": 256}[alg], "signature length"
 assert claims["sub"] == client_id and claims["client_id"] == client_id, claims
 assert claims["iss"] == issuer and claims["exp"] > claims["iat"], claims
 assert set(claims["scope"].split()) == {"bench:read", "bench:write"}, claims
@@ -344,7 +348,7 @@ done
 declare -A label=([sqlite]=SQLite [postgres]=PostgreSQL)
 med() { local values; read -r -a values <<<"$1"; [[ ${#values[@]} -gt 0 ]] && median "${values[@]}" || echo -; }
 echo
-echo "issuer $("$ISSUER_BIN" --version | awk '{print $2}'), ES256, POST /oauth/token client_credentials + client_secret_basic, keep-alive"
+echo "issuer $("$ISSUER_BIN" --version | awk '{print $2}'), $SIGNING_ALG, POST /oauth/token client_credentials + client_secret_basic, keep-alive"
 echo "wrk -t$THREADS -c$CONNECTIONS; issuer, wrk and PostgreSQL unpinned on the same $(nproc) cores; $ROUNDS rounds x ${DURATION}s (after ${WARMUP}s warm-up), alternating order"
 if [[ " ${backends[*]} " == *" sqlite "* ]]; then
   echo "SQLite database file on $(stat -f -c %T "$work") (pragmas: issuer/src/store/mod.rs)"
@@ -387,7 +391,7 @@ if [[ " ${backends[*]} " == *" sqlite "* ]]; then
   else
     verdict=FAIL
   fi
-  printf 'target (issue 4), SQLite: >= %s tokens/s and p99 < %s ms: %s tokens/s, p99 %s ms: %s\n' \
+  printf 'target (issue 4), SQLite, %s: >= %s tokens/s and p99 < %s ms: %s tokens/s, p99 %s ms: %s\n' "$SIGNING_ALG" \
     "$TARGET_RPS" "$TARGET_P99_MS" "$s_rps" "$s_p99" "$verdict"
   if (( ${#audit_off[@]} )); then
     echo "  but no audit record was written for the tokens (${audit_off[*]}): the issue asks for audit on,"

@@ -282,11 +282,21 @@ mod tests {
         assert!(accepts(&here, &hasher, &secret).await, "read and kept");
         let replaced = ClientSecret::generate().expect("secret");
         let hash = hasher.hash(replaced.expose());
-        assert!(here.set_client_secret("svc.cached", &hash).await.expect("set"));
-        assert!(!accepts(&here, &hasher, &secret).await, "the old secret stops at once");
+        assert!(
+            here.set_client_secret("svc.cached", &hash)
+                .await
+                .expect("set")
+        );
+        assert!(
+            !accepts(&here, &hasher, &secret).await,
+            "the old secret stops at once"
+        );
         assert!(accepts(&here, &hasher, replaced.expose()).await);
         assert!(here.disable_client("svc.cached", 2).await.expect("disable"));
-        assert!(!accepts(&here, &hasher, replaced.expose()).await, "disabled at once");
+        assert!(
+            !accepts(&here, &hasher, replaced.expose()).await,
+            "disabled at once"
+        );
     }
 
     #[tokio::test]
@@ -295,14 +305,30 @@ mod tests {
         assert!(accepts(&here, &hasher, &secret).await, "read and kept");
         let replaced = ClientSecret::generate().expect("secret");
         let hash = hasher.hash(replaced.expose());
-        assert!(elsewhere.set_client_secret("svc.cached", &hash).await.expect("set"));
+        assert!(
+            elsewhere
+                .set_client_secret("svc.cached", &hash)
+                .await
+                .expect("set")
+        );
         // A secret that does not match the kept record is checked against the database.
-        assert!(accepts(&here, &hasher, replaced.expose()).await, "the new one at once");
+        assert!(
+            accepts(&here, &hasher, replaced.expose()).await,
+            "the new one at once"
+        );
         assert!(!accepts(&here, &hasher, "wrong").await);
         let (_dir, here, elsewhere, hasher, secret) = client_and_two_stores().await;
         assert!(accepts(&here, &hasher, &secret).await, "read and kept");
-        assert!(elsewhere.disable_client("svc.cached", 2).await.expect("disable"));
+        assert!(
+            elsewhere
+                .disable_client("svc.cached", 2)
+                .await
+                .expect("disable")
+        );
         tokio::time::sleep(CLIENT_RECHECK + std::time::Duration::from_millis(50)).await;
-        assert!(!accepts(&here, &hasher, &secret).await, "disabled within the bound");
+        assert!(
+            !accepts(&here, &hasher, &secret).await,
+            "disabled within the bound"
+        );
     }
 }

@@ -503,8 +503,12 @@ async fn revoke_whole_client(
         .await?
         .ok_or(AdminError::ClientNotFound)?;
     let now = state.clock.now();
-    // `iat` has whole seconds: a token issued earlier in this very second must be caught too.
-    let revoked_before = now.saturating_add(1);
+    // `iat` has whole seconds: a token issued earlier in this very second must be caught too;
+    // and another replica may accept the client's cached record for up to `CLIENT_RECHECK`
+    // after a disable, so tokens it issues meanwhile are covered as well.
+    let revoked_before = now
+        .saturating_add(1)
+        .saturating_add(crate::store::CLIENT_RECHECK.as_secs());
     // Every token it covers has expired by then (plus the gateways' skew), so the entry can go.
     let expires_at = revoked_before
         .saturating_add(record.ttl_secs)

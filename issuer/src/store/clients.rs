@@ -18,7 +18,7 @@ use crate::clock::UnixTime;
 /// then a client it disabled, or whose secret it replaced, can still authenticate here with
 /// the old secret. (A new secret works at once everywhere: a secret that does not match the
 /// cached record is always checked against the database.)
-pub(crate) const CLIENT_RECHECK: Duration = Duration::from_secs(1);
+pub const CLIENT_RECHECK: Duration = Duration::from_secs(1);
 
 /// Most records kept; past this the cache starts again empty (ids are not attacker-chosen:
 /// only records of existing clients are kept).
