@@ -98,31 +98,8 @@ pub async fn register(
     now: UnixTime,
 ) -> Result<(Client, ClientSecret), ClientError> {
     let secret = ClientSecret::generate()?;
-    let record = ClientRecord {
-        client_id: new.id.as_str().to_owned(),
-        auth_method: "client_secret".to_owned(),
-        secret_hash: Some(hasher.hash(secret.expose()).to_vec()),
-        jwks: None,
-        scope: new.scope.to_string(),
-        audience: new.audience.as_str().to_owned(),
-        ttl_secs: new.ttl.secs(),
-        created_at: now,
-        disabled_at: None,
-    };
-    store
-        .insert_client(&record)
-        .await
-        .map_err(|err| match err {
-            StoreError::Conflict => ClientError::AlreadyExists(record.client_id.clone()),
-            other => ClientError::Store(other),
-        })?;
-    let client = Client {
-        id: new.id,
-        scope: new.scope,
-        audience: new.audience,
-        ttl: new.ttl,
-        created_at: now,
-    };
+    let hash = hasher.hash(secret.expose()).to_vec();
+    let client = insert(store, new, Credential::SecretHash(hash), now).await?;
     Ok((client, secret))
 }
 
@@ -135,11 +112,33 @@ pub async fn register_with_jwks(
     now: UnixTime,
 ) -> Result<Client, ClientError> {
     assertion::ClientKeys::parse(jwks).map_err(ClientError::Jwks)?;
+    insert(store, new, Credential::Jwks(jwks.to_owned()), now).await
+}
+
+/// How a new client will prove who it is.
+enum Credential {
+    /// `client_secret`: the keyed hash of its secret.
+    SecretHash(Vec<u8>),
+    /// `private_key_jwt`: its public JWKS document.
+    Jwks(String),
+}
+
+/// Stores `new` with `credential`; an existing id is [`ClientError::AlreadyExists`].
+async fn insert(
+    store: &Store,
+    new: NewClient,
+    credential: Credential,
+    now: UnixTime,
+) -> Result<Client, ClientError> {
+    let (auth_method, secret_hash, jwks) = match credential {
+        Credential::SecretHash(hash) => ("client_secret", Some(hash), None),
+        Credential::Jwks(jwks) => ("private_key_jwt", None, Some(jwks)),
+    };
     let record = ClientRecord {
         client_id: new.id.as_str().to_owned(),
-        auth_method: "private_key_jwt".to_owned(),
-        secret_hash: None,
-        jwks: Some(jwks.to_owned()),
+        auth_method: auth_method.to_owned(),
+        secret_hash,
+        jwks,
         scope: new.scope.to_string(),
         audience: new.audience.as_str().to_owned(),
         ttl_secs: new.ttl.secs(),

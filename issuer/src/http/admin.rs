@@ -20,14 +20,14 @@ use super::OAuthError;
 use super::admin_auth::AdminContext;
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::{
-    self, Audience, ClientError, ClientId, ClientKeys, ClientSecret, MAX_TTL_SECS, NewClient, Ttl,
+    self, Audience, ClientError, ClientId, ClientSecret, MAX_TTL_SECS, NewClient, Ttl,
 };
 use crate::clock::UnixTime;
 use crate::keys::{self, KeyError, KeyInfo, Urgency};
 use crate::random::RandomError;
 use crate::scope::Scope;
 use crate::state::AppState;
-use crate::store::{ClientRecord, ClientSummary, RevokedClient, RevokedToken, StoreError};
+use crate::store::{ClientSummary, RevokedClient, RevokedToken, StoreError};
 
 /// Audience of clients registered without one (the same default as `issuer client create`).
 const DEFAULT_AUDIENCE: &str = "quantjourney";
@@ -363,23 +363,13 @@ async fn register(state: &AppState, request: CreateClient) -> Result<CreatedClie
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            // The parser authentication will use: refuses private members, weak or unusable
-            // keys, and RSA keys without a pinned algorithm.
-            ClientKeys::parse(&document).map_err(|err| invalid(format!("jwks: {err}")))?;
-            let record = ClientRecord {
-                client_id: new.id.as_str().to_owned(),
-                auth_method: AuthMethod::PrivateKeyJwt.as_str().to_owned(),
-                secret_hash: None,
-                jwks: Some(document),
-                scope: new.scope.to_string(),
-                audience: new.audience.as_str().to_owned(),
-                ttl_secs: new.ttl.secs(),
-                created_at: now,
-                disabled_at: None,
-            };
-            match state.store.insert_client(&record).await {
-                Ok(()) => Ok(summary(None, new)),
-                Err(StoreError::Conflict) => Err(AdminError::ClientExists),
+            // `register_with_jwks` checks it with the parser authentication will use: it
+            // refuses private members, weak or unusable keys, and RSA keys without a pinned
+            // algorithm.
+            match clients::register_with_jwks(&state.store, new.clone(), &document, now).await {
+                Ok(_) => Ok(summary(None, new)),
+                Err(ClientError::Jwks(err)) => Err(invalid(format!("jwks: {err}"))),
+                Err(ClientError::AlreadyExists(_)) => Err(AdminError::ClientExists),
                 Err(err) => Err(err.into()),
             }
         }

@@ -402,33 +402,15 @@ fn sync_feed(
         metrics.set(&format!("revocations.{segment}.entries"), entries as u64);
         log::debug!("verifier: provider {name}: now using a revocation feed of {entries} entries");
     }
-    let freshness = feed.feed.freshness();
-    if freshness != feed.reported {
-        let policy = feed.feed.policy();
-        match freshness {
-            Freshness::Stale => log::warn!(
-                "verifier: provider {name}: revocation feed endpoint failing; serving the last \
-                 good feed for at most {} s more",
-                policy.max_stale_ms / 1000
-            ),
-            Freshness::Expired => log::error!(
-                "verifier: provider {name}: revocation feed older than max_stale_seconds; \
-                 refusing its tokens (503) until a fetch succeeds"
-            ),
-            Freshness::Fresh if feed.reported != Freshness::Missing => {
-                log::info!("verifier: provider {name}: revocation feed fresh again");
-            }
-            _ => {}
-        }
-        metrics.set(
-            &format!("revocations.{segment}.stale"),
-            u64::from(freshness == Freshness::Stale),
-        );
-        if freshness == Freshness::Expired {
-            metrics.add(&format!("revocations.{segment}.expired"), 1);
-        }
-        feed.reported = freshness;
-    }
+    report_freshness(
+        &FEED_FRESHNESS,
+        name,
+        &segment,
+        feed.feed.freshness(),
+        &mut feed.reported,
+        feed.feed.policy().max_stale_ms,
+        &mut metrics,
+    );
     outcome.wake
 }
 
@@ -465,33 +447,80 @@ fn sync_one(
         metrics.set(&format!("jwks.{segment}.keys"), count as u64);
         log::info!("verifier: provider {name}: now using {count} keys");
     }
-    let freshness = remote.keys.freshness();
-    if freshness != remote.reported {
-        match freshness {
-            Freshness::Stale => log::warn!(
-                "verifier: provider {name}: JWKS endpoint failing; serving the last good keys \
-                 for at most {} s more",
-                remote.keys.policy().max_stale_ms / 1000
-            ),
-            Freshness::Expired => log::error!(
-                "verifier: provider {name}: keys expired after the stale period; refusing its \
-                 tokens (503) until a fetch succeeds"
-            ),
-            Freshness::Fresh if remote.reported != Freshness::Missing => {
-                log::info!("verifier: provider {name}: JWKS fresh again");
-            }
-            _ => {}
-        }
-        metrics.set(
-            &format!("jwks.{segment}.stale"),
-            u64::from(freshness == Freshness::Stale),
-        );
-        if freshness == Freshness::Expired {
-            metrics.add(&format!("jwks.{segment}.expired"), 1);
-        }
-        remote.reported = freshness;
-    }
+    report_freshness(
+        &JWKS_FRESHNESS,
+        name,
+        &segment,
+        remote.keys.freshness(),
+        &mut remote.reported,
+        remote.keys.policy().max_stale_ms,
+        &mut metrics,
+    );
     outcome.wake
+}
+
+/// What a shared document's freshness changes are called in logs and metrics.
+struct FreshnessWords {
+    /// Metric prefix: `jwks` or `revocations`.
+    metric: &'static str,
+    /// Logged when the stale period starts.
+    stale: &'static str,
+    /// Logged when the stale period runs out.
+    expired: &'static str,
+    /// Logged when fetches succeed again.
+    fresh: &'static str,
+}
+
+const JWKS_FRESHNESS: FreshnessWords = FreshnessWords {
+    metric: "jwks",
+    stale: "JWKS endpoint failing; serving the last good keys",
+    expired: "keys expired after the stale period; refusing its tokens (503) until a fetch succeeds",
+    fresh: "JWKS fresh again",
+};
+
+const FEED_FRESHNESS: FreshnessWords = FreshnessWords {
+    metric: "revocations",
+    stale: "revocation feed endpoint failing; serving the last good feed",
+    expired: "revocation feed older than max_stale_seconds; refusing its tokens (503) until a \
+              fetch succeeds",
+    fresh: "revocation feed fresh again",
+};
+
+/// Logs and counts a change of a provider's document freshness, once per change: the stale
+/// gauge, the expired counter, and a line when a stale period starts, runs out or ends.
+fn report_freshness(
+    words: &FreshnessWords,
+    name: &str,
+    segment: &str,
+    freshness: Freshness,
+    reported: &mut Freshness,
+    max_stale_ms: u64,
+    metrics: &mut Metrics,
+) {
+    if freshness == *reported {
+        return;
+    }
+    match freshness {
+        Freshness::Stale => log::warn!(
+            "verifier: provider {name}: {} for at most {} s more",
+            words.stale,
+            max_stale_ms / 1000
+        ),
+        Freshness::Expired => log::error!("verifier: provider {name}: {}", words.expired),
+        Freshness::Fresh if *reported != Freshness::Missing => {
+            log::info!("verifier: provider {name}: {}", words.fresh);
+        }
+        _ => {}
+    }
+    let metric = words.metric;
+    metrics.set(
+        &format!("{metric}.{segment}.stale"),
+        u64::from(freshness == Freshness::Stale),
+    );
+    if freshness == Freshness::Expired {
+        metrics.add(&format!("{metric}.{segment}.expired"), 1);
+    }
+    *reported = freshness;
 }
 
 impl Context for Root {
