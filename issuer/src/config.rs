@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::keys::{MasterKeySource, RotationPolicy, SigningAlg};
@@ -32,6 +33,11 @@ pub struct ServeConfig {
     pub rotation: RotationPolicy,
     /// Where the master key that encrypts private keys at rest comes from.
     pub master_key: MasterKeySource,
+    /// The verifier's JS package the admin UI loads (served at `/ui/verifier/`); without it
+    /// the UI cannot verify tokens in the browser.
+    pub verifier_js_dir: Option<PathBuf>,
+    /// The gateway's filter configuration, checked at start-up and shown by the admin UI.
+    pub gateway_config: Option<PathBuf>,
 }
 
 /// Parses a duration in seconds, with an optional unit: `90`, `90s`, `15m`, `12h`, `7d`.

@@ -9,11 +9,14 @@
 //! Layout: [`cli`] and [`server`] are the edges; [`http`] holds the two routers; [`clients`],
 //! [`keys`], [`scope`] and [`access_token`] hold the logic, which takes `now` as an argument
 //! (only [`clock`] reads the time); [`store`] is the only module that talks to the database.
+//! The admin port also serves a browser UI: [`ui`] holds its files, [`admin_session`] its
+//! cookie sessions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod access_token;
 pub mod admin_credential;
+pub mod admin_session;
 pub mod audit;
 pub mod cli;
 pub mod clients;
@@ -27,6 +30,7 @@ pub mod scope;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod ui;
 
 pub use config::{IssuerUrl, ServeConfig};
 pub use http::{admin_router, public_router};

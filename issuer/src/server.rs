@@ -1,4 +1,8 @@
 //! `issuer serve`: two listeners, one state, graceful shutdown.
+//!
+//! The admin UI's inputs from disk (the verifier's JS package, the gateway configuration) are
+//! read here, once, before anything else: an invalid gateway configuration stops the server
+//! before it binds a port.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -17,6 +21,7 @@ use crate::http::{admin_router, public_router};
 use crate::keys;
 use crate::state::{AppState, BootstrapError, KeySettings};
 use crate::store::{Store, StoreError};
+use crate::ui::{GatewayConfig, GatewayConfigError, UiResources, VerifierPackage};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +36,9 @@ pub enum ServeError {
     /// The first admin credential could not be created.
     #[error(transparent)]
     AdminCredential(#[from] AdminCredentialError),
+    /// `--gateway-config` names a file that cannot be read or that the filter would refuse.
+    #[error(transparent)]
+    GatewayConfig(#[from] GatewayConfigError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -55,6 +63,7 @@ struct Listening {
 
 /// Runs the issuer until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let ui = load_ui(&config)?;
     let store = Store::open(&config.database_url).await?;
     let public = bind(config.public_addr).await?;
     let admin = bind(config.admin_addr).await?;
@@ -71,7 +80,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .await
             .map_err(BootstrapError::Key)?,
     };
-    let state = AppState::bootstrap(store.clone(), keys, Arc::new(SystemClock), issuer).await?;
+    let state = AppState::bootstrap(store.clone(), keys, Arc::new(SystemClock), issuer)
+        .await?
+        .with_ui(ui);
     let maintenance = tokio::spawn(maintain_keys(state.clone()));
     // The audit writer was started by `bootstrap`; this handle stops it last.
     let audit = state.audit.clone();
@@ -110,6 +121,43 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     store.close().await;
     result?;
     Ok(())
+}
+
+/// Reads what the admin UI serves from disk. A missing verifier package only costs the UI its
+/// token checks, so it is a warning; a bad gateway configuration is an error, because the UI
+/// would explain decisions from rules no gateway could load.
+fn load_ui(config: &ServeConfig) -> Result<UiResources, ServeError> {
+    let verifier = match &config.verifier_js_dir {
+        None => {
+            tracing::warn!(
+                "no --verifier-js-dir: the admin UI cannot verify tokens (make build produces the package under target/js/verifier)"
+            );
+            None
+        }
+        Some(dir) => match VerifierPackage::load(dir) {
+            Ok(package) => {
+                let files: Vec<&str> = package.names().collect();
+                tracing::info!(dir = %dir.display(), ?files, "serving the verifier JS package at /ui/verifier/");
+                Some(package)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the verifier JS package is not available: the admin UI cannot verify tokens");
+                None
+            }
+        },
+    };
+    let gateway_config = match &config.gateway_config {
+        Some(path) => {
+            let loaded = GatewayConfig::load(path)?;
+            tracing::info!(file = %loaded.source, "serving the gateway configuration to the admin UI");
+            Some(loaded)
+        }
+        None => None,
+    };
+    Ok(UiResources {
+        verifier,
+        gateway_config,
+    })
 }
 
 /// How often each replica checks whether a rotation is due; rotations happen at most this late.

@@ -1,8 +1,10 @@
-//! What every request handler shares: storage, keys, the secret hasher, the clock, the issuer URL.
+//! What every request handler shares: storage, keys, the secret hasher, the clock, the issuer URL,
+//! and on the admin port the UI's sessions and files.
 
 use std::sync::Arc;
 
 use crate::admin_credential;
+use crate::admin_session::Sessions;
 use crate::audit::Audit;
 use crate::clients::{SecretError, SecretHasher, Throttle, ThrottlePolicy};
 use crate::clock::Clock;
@@ -10,6 +12,7 @@ use crate::config::IssuerUrl;
 use crate::keys::{self, KeyError, KeySealer, Keyring, RotationPolicy, SigningAlg};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::ui::UiResources;
 
 /// Why the server could not get ready to serve.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,11 @@ pub struct AppState {
     pub admin_throttle: Arc<Throttle>,
     /// Failed client authentications, by client id and by source address.
     pub throttle: Arc<Throttle>,
+    /// Signed-in admin UI browsers (this process only).
+    pub sessions: Arc<Sessions>,
+    /// The verifier package and gateway configuration the admin UI serves; empty unless
+    /// [`AppState::with_ui`] set them.
+    pub ui: Arc<UiResources>,
 }
 
 /// The signing algorithm, rotation policy and at-rest protection of keys.
@@ -91,6 +99,15 @@ impl AppState {
                 ThrottlePolicy::default(),
                 ThrottlePolicy::for_addresses(),
             )),
+            sessions: Arc::default(),
+            ui: Arc::default(),
         })
+    }
+
+    /// The same state, serving `ui` on the admin port (what `issuer serve` read at start-up).
+    #[must_use]
+    pub fn with_ui(mut self, ui: UiResources) -> Self {
+        self.ui = Arc::new(ui);
+        self
     }
 }

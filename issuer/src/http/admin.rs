@@ -1,8 +1,9 @@
-//! The admin API (admin port only, behind `admin_auth`): clients, keys and revocations.
+//! The admin API (admin port only, behind `admin_auth`): clients, keys and revocations, and
+//! tokens issued to a client on an operator's say-so (`POST /admin/clients/{id}/token`).
 //!
 //! JSON in and out; errors are `{"error": code, "error_description": text}`. Every change is
-//! audited, refused ones too, with the credential as actor; secrets are returned once, in the
-//! response that created them, and never audited or logged.
+//! audited, refused ones too, with the credential as actor; secrets and tokens are returned
+//! once, in the response that created them, and never audited or logged.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,14 +19,15 @@ use serde_json::{Value, json};
 
 use super::OAuthError;
 use super::admin_auth::AdminContext;
+use super::token::{self, IssueError, Requester, TokenResponse};
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::{
-    self, Audience, ClientError, ClientId, ClientSecret, MAX_TTL_SECS, NewClient, Ttl,
+    self, Audience, Client, ClientError, ClientId, ClientSecret, MAX_TTL_SECS, NewClient, Ttl,
 };
 use crate::clock::UnixTime;
 use crate::keys::{self, KeyError, KeyInfo, Urgency};
 use crate::random::RandomError;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeError};
 use crate::state::AppState;
 use crate::store::{ClientSummary, RevokedClient, RevokedToken, StoreError};
 
@@ -51,6 +53,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/clients", get(list_clients).post(create_client))
         .route("/admin/clients/{id}/disable", post(disable_client))
         .route("/admin/clients/{id}/secret", post(rotate_secret))
+        .route("/admin/clients/{id}/token", post(issue_token))
         .route(
             "/admin/clients/{id}/revoke-tokens",
             post(revoke_client_tokens),
@@ -80,12 +83,24 @@ pub(super) enum AdminError {
         /// Seconds until the lockout ends.
         retry_after_secs: u64,
     },
+    /// A session cookie names no live session (unknown, expired, signed out, or its credential
+    /// was reset), or a session endpoint was called without one.
+    #[error("no valid admin session: sign in again with the admin credential")]
+    SessionRequired,
+    /// A cookie-authenticated request failed the CSRF checks (the stable reason is given).
+    #[error(
+        "request refused by the CSRF checks ({0}): send the session's X-CSRF-Token from this origin"
+    )]
+    CsrfFailed(&'static str),
     /// The body or a parameter is malformed or out of range.
     #[error("{0}")]
     InvalidRequest(String),
     /// The body exceeds [`MAX_ADMIN_BODY_BYTES`].
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// The requested scope is malformed or wider than the client's.
+    #[error("{0}")]
+    InvalidScope(String),
     /// No client has this id.
     #[error("no client with this id")]
     ClientNotFound,
@@ -107,10 +122,12 @@ impl AdminError {
     /// The stable `error` code.
     pub(super) fn code(&self) -> &'static str {
         match self {
-            Self::MissingCredential => "unauthorized",
+            Self::MissingCredential | Self::SessionRequired => "unauthorized",
             Self::InvalidCredential => "invalid_token",
             Self::Locked { .. } => "temporarily_locked",
+            Self::CsrfFailed(_) => "csrf_failed",
             Self::InvalidRequest(_) | Self::PayloadTooLarge => "invalid_request",
+            Self::InvalidScope(_) => "invalid_scope",
             Self::ClientNotFound => "not_found",
             Self::ClientExists => "already_exists",
             Self::Conflict(code, _) => code,
@@ -120,9 +137,12 @@ impl AdminError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredential | Self::InvalidCredential => StatusCode::UNAUTHORIZED,
+            Self::MissingCredential | Self::InvalidCredential | Self::SessionRequired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            Self::InvalidRequest(_) | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ClientNotFound => StatusCode::NOT_FOUND,
             Self::ClientExists | Self::Conflict(..) => StatusCode::CONFLICT,
@@ -135,7 +155,9 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let challenge = match &self {
             // RFC 6750 §3.1: no error code when no credential was sent at all.
-            Self::MissingCredential => Some("Bearer realm=\"issuer-admin\""),
+            Self::MissingCredential | Self::SessionRequired => {
+                Some("Bearer realm=\"issuer-admin\"")
+            }
             Self::InvalidCredential => {
                 Some("Bearer realm=\"issuer-admin\", error=\"invalid_token\"")
             }
@@ -176,7 +198,7 @@ internal_from!(StoreError, KeyError, ClientError, RandomError);
 /// Records an admin action and its outcome, then hands the result on. A refused action is
 /// audited with the error code added to `detail`; if the record cannot be written, the
 /// request fails (the action itself may have happened: the log says so).
-async fn audited<T>(
+pub(super) async fn audited<T>(
     state: &AppState,
     admin: &AdminContext,
     action: &'static str,
@@ -209,7 +231,7 @@ async fn audited<T>(
 }
 
 /// Parses a JSON body; `Ok(None)` when it is empty.
-fn parse_body<T: DeserializeOwned>(
+pub(super) fn parse_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Option<T>, AdminError> {
     let bytes = body.map_err(|rejection| match rejection.status() {
@@ -225,7 +247,9 @@ fn parse_body<T: DeserializeOwned>(
 }
 
 /// Parses a JSON body that must be present.
-fn require_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, AdminError> {
+pub(super) fn require_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, AdminError> {
     parse_body(body)?
         .ok_or_else(|| AdminError::InvalidRequest("a JSON body is required".to_owned()))
 }
@@ -465,6 +489,93 @@ async fn rotate_secret(
     }))
 }
 
+/// `{}` for every scope the client has, or `{"scope": "a b"}` to narrow it (never widen).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueToken {
+    scope: Option<String>,
+}
+
+/// Issues a token to the client `id` without its secret, exactly as the client credentials
+/// grant would (same claims, lifetime, audience, key and scope rules): for operators trying
+/// a gateway route, or the UI explaining a decision. Audited as the operator's action.
+async fn issue_token(
+    State(state): State<AppState>,
+    admin: AdminContext,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TokenResponse>, AdminError> {
+    let request: IssueToken = parse_body(body)?.unwrap_or_default();
+    let target = client_target(&id);
+    let client = async {
+        let id = client_id_from_path(&id)?;
+        let record = state
+            .store
+            .client(id.as_str())
+            .await?
+            .ok_or(AdminError::ClientNotFound)?;
+        if record.disabled_at.is_some() {
+            return Err(AdminError::Conflict(
+                "client_disabled",
+                "the client is disabled and can have no tokens".to_owned(),
+            ));
+        }
+        let client = Client::try_from(record)?;
+        // Checked here too, so a refused scope is audited with the other refusals.
+        client
+            .scope
+            .narrow(request.scope.as_deref())
+            .map_err(scope_error)?;
+        Ok(client)
+    }
+    .await;
+    let requester = Requester::Admin {
+        actor: admin.actor.clone(),
+        source: admin.source.clone(),
+    };
+    // `issue` writes the success record itself, with the jti: the token is handed out only
+    // once that record is committed. Refusals are audited here, like other admin actions.
+    let issued = match client {
+        Ok(client) => token::issue(&state, &client, request.scope.as_deref(), requester)
+            .await
+            .map(|issued| (client, issued))
+            .map_err(|err| match err {
+                IssueError::Scope(err) => scope_error(err),
+                IssueError::Internal(err) => AdminError::Internal(err),
+                IssueError::Audit(_) => AdminError::AuditFailed,
+            }),
+        Err(err) => Err(err),
+    };
+    let (client, issued) = match issued {
+        Ok(issued) => issued,
+        // Nothing more can be recorded when the trail itself failed.
+        Err(AdminError::AuditFailed) => return Err(AdminError::AuditFailed),
+        Err(err) => {
+            let detail = json!({ "scope": request.scope });
+            return audited(
+                &state,
+                &admin,
+                token::ADMIN_ISSUED,
+                &target,
+                detail,
+                Err(err),
+            )
+            .await;
+        }
+    };
+    // As the token endpoint's 200s are counted by the public router's metrics layer.
+    state.metrics.count_token_issued();
+    tracing::info!(client_id = %client.id, jti = %issued.jti, actor = %admin.actor, "admin had a token issued to a client");
+    Ok(Json(issued.response))
+}
+
+fn scope_error(err: ScopeError) -> AdminError {
+    AdminError::InvalidScope(match err {
+        ScopeError::NotAllowed => "the requested scope is not allowed for this client".to_owned(),
+        other => format!("invalid scope: {other}"),
+    })
+}
+
 #[derive(Debug, Serialize)]
 struct RevokedClientTokens {
     client_id: String,
@@ -538,7 +649,8 @@ async fn finish_client_revocation(
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Json<Vec<KeyInfo>>, AdminError> {
-    Ok(Json(keys::list(&state.store).await?))
+    let listed = keys::list(&state.store).await?;
+    Ok(Json(keys::with_schedule(listed, &state.keys.rotation)))
 }
 
 #[derive(Debug, Default, Deserialize)]

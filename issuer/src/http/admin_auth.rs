@@ -1,10 +1,25 @@
-//! Authentication of the admin API: `Authorization: Bearer <admin token>` on every admin route,
-//! with failed attempts audited, counted and throttled per source address.
+//! Authentication of the admin API, two ways:
+//!
+//! - `Authorization: Bearer <admin credential>`, for scripts. Not ambient (a browser never
+//!   adds it by itself), so it needs no CSRF defence.
+//! - The admin UI's session cookie (`issuer_admin_session`, see `admin_session`). Ambient, so
+//!   every request other than GET and HEAD must echo the session's CSRF token in
+//!   `X-CSRF-Token`, and any request carrying an `Origin` must come from this very host.
+//!   The credential that signed in is checked against the database on every request, so
+//!   `issuer admin reset-credential` ends its sessions at once.
+//!
+//! Every presentation of the credential itself (a bearer header, a sign-in, or a request with
+//! neither) goes through one [`Attempt`]: throttled per source address, failures counted and
+//! audited. Requests with a session cookie are not: they present no credential, a session id
+//! has 256 bits so guessing one is hopeless, and an expired cookie left in a browser tab must
+//! not lock its operator out (nor a neighbour's typos slow the operator's session down).
+
+use std::net::IpAddr;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -12,9 +27,16 @@ use serde_json::json;
 use super::Peer;
 use super::admin::AdminError;
 use crate::admin_credential;
+use crate::admin_session::{Session, SessionKey};
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::Verdict;
 use crate::state::AppState;
+
+/// The name of the admin UI's session cookie.
+pub(super) const SESSION_COOKIE: &str = "issuer_admin_session";
+
+/// The header carrying the session's CSRF token on state-changing requests.
+const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
 
 /// Who made an authenticated admin request; put in the request by [`require_admin`].
 #[derive(Debug, Clone)]
@@ -32,6 +54,16 @@ pub(super) struct AdminContext {
     pub(super) source: String,
 }
 
+impl AdminContext {
+    /// The context of a request authenticated by `credential_id` from `peer`.
+    pub(super) fn new(credential_id: &str, peer: &Peer) -> Self {
+        Self {
+            actor: format!("admin:{credential_id}"),
+            source: peer.label(),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AdminContext {
     type Rejection = AdminError;
 
@@ -41,16 +73,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminContext {
             .extensions
             .get::<AdminIdentity>()
             .ok_or(AdminError::MissingCredential)?;
-        Ok(Self {
-            actor: format!("admin:{}", identity.credential_id),
-            source: peer.label(),
-        })
+        Ok(Self::new(&identity.credential_id, &peer))
     }
 }
 
 /// Why the presented credential was refused, as recorded in the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub(super) enum Refusal {
     /// No `Authorization` header.
     Missing,
     /// Not exactly one `Authorization: Bearer <token>` header.
@@ -69,76 +98,249 @@ impl Refusal {
     }
 }
 
-/// Route layer of every admin route: lets the request through only with a valid credential.
+/// One presentation of the admin credential from one address, under the per-address throttle.
+pub(super) struct Attempt {
+    /// The throttle's key for the address (its text, and the address); `None` without a socket.
+    key: Option<(String, IpAddr)>,
+    peer: Peer,
+    now_ms: u64,
+}
+
+impl Attempt {
+    /// Waits out any delay the throttle imposes on `peer`; a locked-out address is refused
+    /// with 429 before anything is checked.
+    pub(super) async fn begin(state: &AppState, peer: Peer) -> Result<Self, AdminError> {
+        let now_ms = state.clock.now_ms();
+        // Keyed by the address alone (both of the throttle's tables): admin requests name no
+        // client, and one shared key would let anyone lock every operator out.
+        let key = peer.0.map(|ip| (ip.to_string(), ip));
+        if let Some((name, ip)) = &key {
+            match state.admin_throttle.check(name, *ip, now_ms) {
+                Verdict::Allow => {}
+                Verdict::Delay(ms) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                Verdict::Locked { retry_after_secs } => {
+                    // Not audited one by one: the lockout exists to stop a flood, which would
+                    // otherwise flood the audit trail instead. The failures that led here were.
+                    state.metrics.count_admin_auth_failure();
+                    return Err(AdminError::Locked { retry_after_secs });
+                }
+            }
+        }
+        Ok(Self { key, peer, now_ms })
+    }
+
+    /// Checks `presented` (a token, or why there is none) as the admin credential: its id, or
+    /// a refusal that is counted, throttled and audited (`admin.auth_failed` on `route`).
+    pub(super) async fn verify(
+        self,
+        state: &AppState,
+        presented: Result<&str, Refusal>,
+        route: &str,
+        method: &Method,
+    ) -> Result<String, AdminError> {
+        let refusal = match presented {
+            Ok(token) => match admin_credential::verify(&state.store, token).await? {
+                Some(credential_id) => {
+                    if let Some((name, _)) = &self.key {
+                        state.admin_throttle.record_success(name, self.now_ms);
+                    }
+                    return Ok(credential_id);
+                }
+                None => Refusal::Invalid,
+            },
+            Err(refusal) => refusal,
+        };
+        state.metrics.count_admin_auth_failure();
+        if let Some((name, ip)) = &self.key {
+            state.admin_throttle.record_failure(name, *ip, self.now_ms);
+        }
+        let event = AuditEvent {
+            actor: "anonymous".to_owned(),
+            action: "admin.auth_failed",
+            target: route.to_owned(),
+            source: self.peer.label(),
+            outcome: Outcome::Failure,
+            detail: json!({ "reason": refusal.as_str(), "method": method.as_str() }),
+        };
+        if let Err(err) = state.audit.record(event).await {
+            // The refusal stands either way; a failing audit trail is the operator's to fix.
+            tracing::error!(error = %err, "cannot audit a failed admin authentication");
+        }
+        tracing::info!(source = %self.peer.label(), reason = refusal.as_str(), "admin authentication failed");
+        Err(match refusal {
+            Refusal::Missing => AdminError::MissingCredential,
+            Refusal::Malformed | Refusal::Invalid => AdminError::InvalidCredential,
+        })
+    }
+}
+
+/// Route layer of every admin route: lets the request through only with a valid credential
+/// or session.
 pub(super) async fn require_admin(
     State(state): State<AppState>,
     peer: Peer,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let now_ms = state.clock.now_ms();
-    // Keyed by the address alone (both of the throttle's tables): admin requests name no
-    // client, and one shared key would let anyone lock every operator out.
-    let key = peer.0.map(|ip| (ip.to_string(), ip));
-    if let Some((name, ip)) = &key {
-        match state.admin_throttle.check(name, *ip, now_ms) {
-            Verdict::Allow => {}
-            Verdict::Delay(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
-            Verdict::Locked { retry_after_secs } => {
-                // Not audited one by one: the lockout exists to stop a flood, which would
-                // otherwise flood the audit trail instead. The failures that led here were.
-                state.metrics.count_admin_auth_failure();
-                return AdminError::Locked { retry_after_secs }.into_response();
-            }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().clone();
+    // A bearer header wins over a cookie: it is what a script means to use.
+    let credential_id = if request.headers().contains_key(AUTHORIZATION) {
+        let token = bearer_token(request.headers());
+        present(&state, peer, token, &route, &method).await
+    } else {
+        let uri = request.uri().clone();
+        match check_session(&state, &peer, request.headers(), &method, &uri, &route).await {
+            Ok(Some((_, session))) => Ok(session.credential_id),
+            // Neither a bearer header nor a session cookie: the usual "no credential".
+            Ok(None) => present(&state, peer, Err(Refusal::Missing), &route, &method).await,
+            Err(err) => Err(err),
         }
-    }
-    let verdict = match bearer_token(request.headers()) {
-        Ok(token) => match admin_credential::verify(&state.store, token).await {
-            Ok(Some(credential_id)) => Ok(credential_id),
-            Ok(None) => Err(Refusal::Invalid),
-            Err(err) => return AdminError::from(err).into_response(),
-        },
-        Err(refusal) => Err(refusal),
     };
-    match verdict {
+    match credential_id {
         Ok(credential_id) => {
-            if let Some((name, _)) = &key {
-                state.admin_throttle.record_success(name, now_ms);
-            }
             request
                 .extensions_mut()
                 .insert(AdminIdentity { credential_id });
             next.run(request).await
         }
-        Err(refusal) => {
-            state.metrics.count_admin_auth_failure();
-            if let Some((name, ip)) = &key {
-                state.admin_throttle.record_failure(name, *ip, now_ms);
-            }
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("", MatchedPath::as_str);
-            let event = AuditEvent {
-                actor: "anonymous".to_owned(),
-                action: "admin.auth_failed",
-                target: route.to_owned(),
-                source: peer.label(),
-                outcome: Outcome::Failure,
-                detail: json!({ "reason": refusal.as_str(), "method": request.method().as_str() }),
-            };
-            if let Err(err) = state.audit.record(event).await {
-                // The refusal stands either way; a failing audit trail is the operator's to fix.
-                tracing::error!(error = %err, "cannot audit a failed admin authentication");
-            }
-            tracing::info!(source = %peer.label(), reason = refusal.as_str(), "admin authentication failed");
-            match refusal {
-                Refusal::Missing => AdminError::MissingCredential,
-                Refusal::Malformed | Refusal::Invalid => AdminError::InvalidCredential,
-            }
-            .into_response()
+        Err(err) => err.into_response(),
+    }
+}
+
+/// One [`Attempt`] with `presented`, from its throttle check to its verdict.
+async fn present(
+    state: &AppState,
+    peer: Peer,
+    presented: Result<&str, Refusal>,
+    route: &str,
+    method: &Method,
+) -> Result<String, AdminError> {
+    Attempt::begin(state, peer)
+        .await?
+        .verify(state, presented, route, method)
+        .await
+}
+
+/// What the request's session cookie proves: `Ok(None)` when it carries no session cookie,
+/// the session (its use recorded) when it is live, its credential active and the request
+/// passes the CSRF checks; otherwise why not.
+///
+/// An unknown or expired session is [`AdminError::SessionRequired`], not audited: it is what
+/// every browser left open past its session sends. A session whose credential was reset is
+/// ended and audited; a failed CSRF check is audited and leaves the session alone (the page
+/// that owns it did nothing wrong).
+pub(super) async fn check_session(
+    state: &AppState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    route: &str,
+) -> Result<Option<(SessionKey, Session)>, AdminError> {
+    let cookies = session_cookies(headers);
+    if cookies.is_empty() {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let found = cookies
+        .iter()
+        .filter_map(|value| SessionKey::of(value))
+        .find_map(|key| state.sessions.get(&key, now).map(|session| (key, session)));
+    let Some((key, session)) = found else {
+        return Err(AdminError::SessionRequired);
+    };
+    let audit = |action: &'static str, detail| AuditEvent {
+        actor: format!("admin:{}", session.credential_id),
+        action,
+        target: route.to_owned(),
+        source: peer.label(),
+        outcome: Outcome::Failure,
+        detail,
+    };
+    if !admin_credential::is_active(&state.store, &session.credential_id).await? {
+        state.sessions.remove(&key);
+        let detail = json!({ "reason": "credential_revoked", "session": key.label(), "method": method.as_str() });
+        if let Err(err) = state.audit.record(audit("admin.auth_failed", detail)).await {
+            tracing::error!(error = %err, "cannot audit the end of a revoked credential's session");
+        }
+        tracing::info!(source = %peer.label(), "admin session ended: its credential was revoked");
+        return Err(AdminError::SessionRequired);
+    }
+    if let Err(reason) = csrf_check(&session, headers, method, uri) {
+        let detail = json!({ "reason": reason, "session": key.label(), "method": method.as_str() });
+        if let Err(err) = state.audit.record(audit("admin.csrf_failed", detail)).await {
+            tracing::error!(error = %err, "cannot audit a failed CSRF check");
+        }
+        tracing::warn!(source = %peer.label(), reason, "admin request refused: CSRF check failed");
+        return Err(AdminError::CsrfFailed(reason));
+    }
+    state.sessions.touch(&key, now);
+    Ok(Some((key, session)))
+}
+
+/// The checks a cookie-authenticated request must pass, as the stable reason it failed.
+///
+/// `SameSite=Strict` already keeps the cookie off cross-site requests in current browsers;
+/// these checks do not rely on it. The token proves the request was made by a page that read
+/// it from `GET /admin/session` or the sign-in response, which only same-origin pages can.
+fn csrf_check(
+    session: &Session,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+) -> Result<(), &'static str> {
+    if let Some(origin) = headers.get(ORIGIN) {
+        let host = headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .or_else(|| uri.authority().map(|authority| authority.as_str()));
+        let same = match (origin.to_str(), host) {
+            (Ok(origin), Some(host)) => ["http://", "https://"].iter().any(|scheme| {
+                let part = |range: std::ops::Range<usize>| origin.get(range).unwrap_or_default();
+                !host.is_empty()
+                    && part(0..scheme.len()).eq_ignore_ascii_case(scheme)
+                    && part(scheme.len()..origin.len()).eq_ignore_ascii_case(host)
+            }),
+            _ => false,
+        };
+        if !same {
+            return Err("cross_origin");
         }
     }
+    if *method == Method::GET || *method == Method::HEAD {
+        return Ok(());
+    }
+    let mut values = headers.get_all(CSRF_HEADER).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Err("missing_csrf_token"),
+        (Some(value), None) => match value.to_str() {
+            Ok(token) if session.csrf_matches(token) => Ok(()),
+            _ => Err("wrong_csrf_token"),
+        },
+        // Two tokens: one of them is not the page's.
+        (Some(_), Some(_)) => Err("wrong_csrf_token"),
+    }
+}
+
+/// The values of every `issuer_admin_session` cookie the request carries (several `Cookie`
+/// headers and several pairs per header are both allowed, RFC 6265 §5.4).
+pub(super) fn session_cookies(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .collect()
 }
 
 /// The token of the one `Authorization: Bearer` header.
@@ -182,5 +384,103 @@ mod tests {
         assert_eq!(parse(&["Bearer"]), Err(Refusal::Malformed));
         assert_eq!(parse(&["Bearer "]), Err(Refusal::Malformed));
         assert_eq!(parse(&["Bearer a", "Bearer b"]), Err(Refusal::Malformed));
+    }
+
+    #[test]
+    fn session_cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("a=1; issuer_admin_session=xyz"),
+        );
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("issuer_admin_session=\"q\";b=2"),
+        );
+        headers.append(COOKIE, HeaderValue::from_static("issuer_admin_sessionx=no"));
+        assert_eq!(session_cookies(&headers), ["xyz", "q"]);
+        assert!(session_cookies(&HeaderMap::new()).is_empty());
+    }
+
+    fn session() -> Session {
+        Session {
+            credential_id: "cred".to_owned(),
+            csrf: "token".to_owned(),
+            created_at: 0,
+            last_used: 0,
+            expires_at: 1,
+        }
+    }
+
+    fn check(method: Method, pairs: &[(&str, &str)]) -> Result<(), &'static str> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        csrf_check(
+            &session(),
+            &headers,
+            &method,
+            &Uri::from_static("/admin/keys"),
+        )
+    }
+
+    #[test]
+    fn csrf_rules() {
+        let host = ("host", "127.0.0.1:8081");
+        assert_eq!(check(Method::GET, &[host]), Ok(()));
+        assert_eq!(check(Method::HEAD, &[]), Ok(()));
+        assert_eq!(check(Method::POST, &[host]), Err("missing_csrf_token"));
+        assert_eq!(
+            check(Method::DELETE, &[host, ("x-csrf-token", "nope")]),
+            Err("wrong_csrf_token")
+        );
+        assert_eq!(
+            check(Method::POST, &[host, ("x-csrf-token", "token")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Method::POST,
+                &[host, ("x-csrf-token", "token"), ("x-csrf-token", "token")]
+            ),
+            Err("wrong_csrf_token")
+        );
+        let token = ("x-csrf-token", "token");
+        for origin in [
+            "http://127.0.0.1:8081",
+            "https://127.0.0.1:8081",
+            "HTTP://127.0.0.1:8081",
+        ] {
+            assert_eq!(
+                check(Method::POST, &[host, token, ("origin", origin)]),
+                Ok(()),
+                "{origin}"
+            );
+        }
+        for origin in [
+            "http://evil.example",
+            "null",
+            "http://127.0.0.1:8082",
+            "http://127.0.0.1:8081/",
+        ] {
+            assert_eq!(
+                check(Method::POST, &[host, token, ("origin", origin)]),
+                Err("cross_origin"),
+                "{origin}"
+            );
+            assert_eq!(
+                check(Method::GET, &[host, ("origin", origin)]),
+                Err("cross_origin")
+            );
+        }
+        assert_eq!(
+            check(Method::GET, &[("origin", "http://x")]),
+            Err("cross_origin"),
+            "no host"
+        );
     }
 }

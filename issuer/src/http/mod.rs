@@ -1,10 +1,16 @@
 //! The two HTTP faces of the issuer: the public OAuth port and the admin port.
 //!
 //! Each is a plain `fn(AppState) -> Router`, so tests drive them with `oneshot` and no socket.
+//! The admin port also serves the browser UI (`admin_ui`, open) and its sign-in
+//! (`admin_session`); every other `/admin/...` route takes the admin credential as a bearer
+//! header or a UI session cookie (`admin_auth`).
 
 mod admin;
 mod admin_audit;
 mod admin_auth;
+mod admin_documents;
+mod admin_session;
+mod admin_ui;
 mod client_auth;
 mod error;
 mod health;
@@ -53,22 +59,31 @@ pub fn public_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The admin port: `/health`, `/ready` and `/metrics` open, every `/admin/...` route behind
-/// the admin credential. Still best bound to a private interface.
+/// The admin port: `/health`, `/ready` and `/metrics` open, the UI's files open, every
+/// `/admin/...` route behind the admin credential (bearer header or UI session). Still best
+/// bound to a private interface.
 pub fn admin_router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(admin::routes())
         .merge(admin_audit::routes())
+        .merge(admin_documents::routes())
         // A route layer, so unknown paths are a plain 404 and never count as failed logins.
-        .route_layer(from_fn_with_state(state.clone(), admin_auth::require_admin))
-        // Responses carry secrets (new client secrets) and operator data: never cached.
+        .route_layer(from_fn_with_state(state.clone(), admin_auth::require_admin));
+    let api = Router::new()
+        .merge(authenticated)
+        // Signing in is how a credential becomes a session, so it is not behind the check.
+        .merge(admin_session::routes())
+        // Responses carry secrets (client secrets, tokens, CSRF tokens) and operator data:
+        // never cached.
         .layer(map_response(no_store));
     Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
-        .merge(authenticated)
+        .merge(admin_ui::routes())
+        .merge(api)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(error::log_internal_errors))
+        .layer(map_response(admin_ui::admin_port_headers))
         .with_state(state)
 }
 

@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The feed document (the filter's `revocations` provider member consumes it).
 #[derive(Debug, Serialize)]
-struct Feed {
+pub(super) struct Feed {
     iss: String,
     generated_at: UnixTime,
     tokens: Vec<RevokedToken>,
@@ -38,13 +38,17 @@ struct Feed {
 async fn feed(
     State(state): State<AppState>,
 ) -> Result<([(HeaderName, &'static str); 1], Json<Feed>), OAuthError> {
+    Ok(([(CACHE_CONTROL, "no-cache")], Json(document(&state).await?)))
+}
+
+/// The feed as of now; also served on the admin port (`GET /admin/revocation-feed`).
+pub(super) async fn document(state: &AppState) -> Result<Feed, OAuthError> {
     let now = state.clock.now();
     let (tokens, clients) = state.store.revocations(now).await?;
-    let feed = Feed {
+    Ok(Feed {
         iss: state.issuer.as_str().to_owned(),
         generated_at: now,
         tokens,
         clients,
-    };
-    Ok(([(CACHE_CONTROL, "no-cache")], Json(feed)))
+    })
 }

@@ -29,7 +29,12 @@ async fn jwks(
 ) -> Result<([(HeaderName, String); 1], Json<Jwks>), OAuthError> {
     let max_age = state.keys.rotation.publication_lead_secs;
     let cache = (CACHE_CONTROL, format!("public, max-age={max_age}"));
-    Ok(([cache], Json(Jwks::load(&state.store).await?)))
+    Ok(([cache], Json(document(&state).await?)))
+}
+
+/// The live JWKS; also served on the admin port (`GET /admin/jwks`).
+pub(super) async fn document(state: &AppState) -> Result<Jwks, OAuthError> {
+    Ok(Jwks::load(&state.store).await?)
 }
 
 /// RFC 8414 §2. `scopes_supported` is left out: listing every client's scopes would tell

@@ -20,7 +20,7 @@ pub use master_key::{MasterKey, MasterKeyError, MasterKeyOrigin, MasterKeySource
 pub use material::{PrivateKey, VerifyingKey};
 pub use rotation::{
     KeyInfo, KeyStatus, Maintenance, PublishedKey, RETIRED_KEY_SLACK_SECS, RotationPolicy, Urgency,
-    ensure_ready, list, maintain, published, rotate,
+    ensure_ready, list, maintain, published, rotate, with_schedule,
 };
 pub use sealer::{AES_GCM_SEALER, AesGcmSealer, PLAINTEXT_SEALER, needs_reseal, open_stored};
 pub use sealer::{KeySealer, PlaintextSealer, SealError};

@@ -39,6 +39,12 @@ pub struct KeyInfo {
     /// When a retired key leaves the JWKS, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_until: Option<UnixTime>,
+    /// Next key: when the scheduler will make it current, in Unix seconds (see [`with_schedule`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activates_at: Option<UnixTime>,
+    /// Current key: when the scheduler will retire it, in Unix seconds (see [`with_schedule`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retires_at: Option<UnixTime>,
 }
 
 /// A published key with the algorithm from our records and its public JWK.
@@ -279,6 +285,34 @@ pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, KeyError> {
         .collect())
 }
 
+/// [`list`] with the planned rotation filled in: the moment [`maintain`] will promote the next key,
+/// which is when the current one has signed for a full period, or later if the next key has not
+/// been published for the full lead by then (a manual or emergency rotation comes sooner).
+pub fn with_schedule(mut keys: Vec<KeyInfo>, policy: &RotationPolicy) -> Vec<KeyInfo> {
+    let due = keys
+        .iter()
+        .find(|key| key.status == KeyStatus::Current)
+        .and_then(|key| key.activated_at)
+        .map(|since| since.saturating_add(policy.period_secs));
+    let ready = keys
+        .iter()
+        .find(|key| key.status == KeyStatus::Next)
+        .map(|key| key.created_at.saturating_add(policy.publication_lead_secs));
+    // Without a next key a planned rotation cannot happen (`ensure_ready` makes one at start-up).
+    let (Some(due), Some(ready)) = (due, ready) else {
+        return keys;
+    };
+    let at = due.max(ready);
+    for key in &mut keys {
+        match key.status {
+            KeyStatus::Current => key.retires_at = Some(at),
+            KeyStatus::Next => key.activates_at = Some(at),
+            KeyStatus::Retired => {}
+        }
+    }
+    keys
+}
+
 /// Every published key, current first, parsed and checked.
 pub async fn published(store: &Store) -> Result<Vec<PublishedKey>, KeyError> {
     store
@@ -315,6 +349,8 @@ fn published_key(record: PublishedKeyRecord) -> Result<PublishedKey, KeyError> {
             activated_at: record.activated_at,
             retired_at: record.retired_at,
             publish_until: record.publish_until,
+            activates_at: None,
+            retires_at: None,
         },
         alg,
         jwk,
@@ -340,4 +376,51 @@ async fn new_key(
         public_jwk,
         created_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(status: KeyStatus, created_at: UnixTime, activated_at: Option<UnixTime>) -> KeyInfo {
+        KeyInfo {
+            kid: format!("{status:?}"),
+            alg: "ES256".into(),
+            status,
+            created_at,
+            activated_at,
+            retired_at: None,
+            publish_until: None,
+            activates_at: None,
+            retires_at: None,
+        }
+    }
+
+    #[test]
+    fn schedule_is_a_full_period_after_activation_unless_the_next_key_is_younger() {
+        let policy = RotationPolicy::new(1000, 300).unwrap();
+        let keys = vec![
+            key(KeyStatus::Current, 10, Some(100)),
+            key(KeyStatus::Next, 100, None),
+            key(KeyStatus::Retired, 0, Some(10)),
+        ];
+        let planned = with_schedule(keys.clone(), &policy);
+        assert_eq!(planned[0].retires_at, Some(1100));
+        assert_eq!(planned[1].activates_at, Some(1100));
+        assert_eq!(
+            (planned[2].activates_at, planned[2].retires_at),
+            (None, None)
+        );
+
+        // A next key created (by an emergency rotation) just before the period ends waits its lead.
+        let mut late = keys.clone();
+        late[1].created_at = 1050;
+        let planned = with_schedule(late, &policy);
+        assert_eq!(planned[0].retires_at, Some(1350));
+        assert_eq!(planned[1].activates_at, Some(1350));
+
+        // No next key: no planned rotation to show.
+        let planned = with_schedule(vec![keys[0].clone()], &policy);
+        assert_eq!(planned[0].retires_at, None);
+    }
 }

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 use crate::audit::chain::{GENESIS, record_hash};
-use crate::audit::{AuditRecord, NewRecord};
+use crate::audit::{AuditRecord, NewRecord, Outcome};
 
 /// Serialises appends across processes and replicas (see the `locks` table): taken before
 /// the head is read, so two writers can never chain onto the same head.
@@ -21,6 +21,33 @@ const SELECT_PAGE: &str = "SELECT seq, at_ms, actor, action, target, source, out
 
 const SELECT_LATEST: &str = "SELECT seq, at_ms, actor, action, target, source, outcome, detail, \
      prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT $1";
+
+/// Which way [`Store::audit_search`] reads the trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOrder {
+    /// Oldest first, records with a seq above `after`.
+    Ascending {
+        /// Exclusive lower bound.
+        after: i64,
+    },
+    /// Newest first, records with a seq below `before` (all of them when `None`).
+    Descending {
+        /// Exclusive upper bound.
+        before: Option<i64>,
+    },
+}
+
+/// Which records [`Store::audit_search`] returns; every filter given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// A substring of the action, actor, target or source, compared case-insensitively
+    /// (ASCII letters only on SQLite, whose `LOWER` folds nothing else).
+    pub text: Option<String>,
+    /// The outcome.
+    pub outcome: Option<Outcome>,
+    /// A prefix of the action, e.g. `admin.`; actions are lower case, and so is the match.
+    pub action_prefix: Option<String>,
+}
 
 /// Rows per multi-row INSERT, largest first. A batch is cut into these sizes, so a few
 /// statements (each prepared once per connection) cover every batch size; 64 rows bind 640
@@ -119,6 +146,66 @@ impl Store {
         rows.iter().map(audit_record).collect()
     }
 
+    /// Up to `limit` records matching `filter`, in `order`. The filters run in the database
+    /// (`LIKE` on both backends), so a page costs one query however sparse the matches.
+    pub async fn audit_search(
+        &self,
+        order: AuditOrder,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE ");
+        let mut texts: Vec<String> = Vec::new();
+        let (bound, direction) = match order {
+            AuditOrder::Ascending { after } => {
+                sql.push_str("seq > $1");
+                (after, "ASC")
+            }
+            AuditOrder::Descending { before } => {
+                sql.push_str("seq < $1");
+                (before.unwrap_or(i64::MAX), "DESC")
+            }
+        };
+        // Placeholders are numbered in the order values are pushed to `texts`, after `$1`.
+        let mut next = |sql: &mut String, value: String| {
+            texts.push(value);
+            sql.push_str(&format!("${}", texts.len() + 1));
+        };
+        if let Some(text) = &filter.text {
+            let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
+            sql.push_str(" AND (");
+            for (i, column) in ["action", "actor", "target", "source"].iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push_str(&format!("LOWER({column}) LIKE "));
+                next(&mut sql, pattern.clone());
+                sql.push_str(" ESCAPE '\\'");
+            }
+            sql.push(')');
+        }
+        if let Some(outcome) = filter.outcome {
+            sql.push_str(" AND outcome = ");
+            next(&mut sql, outcome.as_str().to_owned());
+        }
+        if let Some(prefix) = &filter.action_prefix {
+            let pattern = format!("{}%", like_escape(&prefix.to_lowercase()));
+            sql.push_str(" AND LOWER(action) LIKE ");
+            next(&mut sql, pattern);
+            sql.push_str(" ESCAPE '\\'");
+        }
+        sql.push_str(&format!(
+            " ORDER BY seq {direction} LIMIT ${}",
+            texts.len() + 2
+        ));
+        let mut query = sqlx::query(&sql).bind(bound);
+        for text in texts {
+            query = query.bind(text);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(audit_record).collect()
+    }
+
     /// The newest `count` records, oldest first.
     pub async fn audit_latest(&self, count: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(SELECT_LATEST)
@@ -132,6 +219,18 @@ impl Store {
         records.reverse();
         Ok(records)
     }
+}
+
+/// `text` with `LIKE`'s wildcards (`%`, `_`) and the escape character itself escaped by `\\`.
+fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn audit_record(row: &AnyRow) -> Result<AuditRecord, StoreError> {

@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Executor};
 use crate::clock::UnixTime;
 
 pub use admin::ActiveAdminCredential;
+pub use audit::{AuditFilter, AuditOrder};
 pub use clients::{CLIENT_RECHECK, ClientRecord, ClientSummary};
 pub use keys::{KeyRecord, NewKeyRecord, Promotion, PublishedKeyRecord};
 pub use revocations::{RevokedClient, RevokedToken};

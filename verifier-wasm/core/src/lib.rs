@@ -11,6 +11,7 @@
 //! Where a key is chosen: [`jwks`]. Where a signature is checked: [`alg`].
 //! Where a decision is made: [`rules`] (which rule applies) and [`decision`] (what to answer),
 //! consulting the issuer's revocation feed ([`revocation`]) once a token has verified.
+//! Where a decision is explained to a person: [`explain`] (the admin UI's "why was this refused?").
 //!
 //! Security defaults are not options: the algorithm comes from the provider, never the token;
 //! `none` does not exist; embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are refused, as are unknown
@@ -33,6 +34,7 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod es256;
+pub mod explain;
 pub mod header;
 mod json;
 pub mod jwks;
@@ -52,6 +54,7 @@ pub use decision::{
     decide_cached,
 };
 pub use error::VerifyError;
+pub use explain::{Decoded, Explanation, decode, explain};
 pub use header::Header;
 pub use jwks::{Jwks, JwksError};
 pub use refresh::{ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, Schedule};

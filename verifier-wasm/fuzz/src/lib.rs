@@ -252,6 +252,30 @@ pub enum Outcome {
     Wait(String),
 }
 
+/// `explain` tells the story of `decide`'s verdict: the same status and code, and exactly one
+/// failed step on a denial (none otherwise).
+fn check_explanation(plain: &Outcome, explanation: &verifier_core::Explanation) {
+    use verifier_core::explain::{Outcome as Step, Verdict};
+    let failed = explanation
+        .steps
+        .iter()
+        .filter(|s| s.outcome == Step::Fail)
+        .count();
+    match plain {
+        Outcome::Allow(..) => {
+            assert_eq!(explanation.decision, Verdict::Allow, "{explanation:?}");
+            assert_eq!(failed, 0, "{explanation:?}");
+        }
+        Outcome::Deny(status, code) => {
+            assert_eq!(explanation.decision, Verdict::Deny, "{explanation:?}");
+            assert_eq!(explanation.status, Some(*status), "{explanation:?}");
+            assert_eq!(explanation.error.as_ref().map(|e| e.code), Some(*code));
+            assert_eq!(failed, 1, "{explanation:?}");
+        }
+        Outcome::Wait(_) => assert_eq!(explanation.decision, Verdict::Wait),
+    }
+}
+
 /// The [`Outcome`] of `decision`, after checking it could go on the wire.
 pub fn outcome(decision: &Decision) -> Outcome {
     match decision {
@@ -338,6 +362,13 @@ pub fn check_decision(
     assert_eq!(plain, miss, "decide and decide_cached (miss) disagree");
     assert_eq!(plain, hit, "decide_cached (hit) disagrees with decide");
     let _ = cache.stats();
+    check_explanation(
+        &plain,
+        &verifier_core::explain(config, &keys, &request, now),
+    );
+    if let Some(token) = authorization.and_then(verifier_core::decision::bearer_token) {
+        let _ = verifier_core::decode(token);
+    }
 
     for mode in [KeyMode::Pending, KeyMode::Unavailable] {
         let keys = FixtureKeys {

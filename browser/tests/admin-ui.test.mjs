@@ -1,0 +1,575 @@
+// The admin UI in real headless Chromium against a real issuer.
+//
+// Starts `issuer serve` on free loopback ports with a fresh SQLite database, a gateway
+// configuration and the verifier's JS package, signs in with the admin credential the first start
+// prints, and walks the whole path an operator takes: register a client (its secret shown once),
+// mint a token, Verify & explain it (valid, ALLOW, rule #0), tamper with it (signature_invalid,
+// DENY 401), revoke it (token_revoked), read the audit trail (newest first, chain intact). Along the
+// way it checks that no token, secret or credential ever appears in a URL or in web storage, that
+// the session cookie is invisible to scripts, and that every state change carried the CSRF token.
+//
+// Screenshots of every page go to <repo>/target/ui-screenshots/.
+//
+// Environment: ISSUER_BIN (default target/debug/issuer), VERIFIER_JS_DIR (default
+// target/js/verifier), CHROMIUM_BIN (default /usr/bin/chromium), KEEP_TMP=1 keeps the temporary
+// directory (database, gateway configuration, issuer log).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const fromRepo = (p) => (path.isAbsolute(p) ? p : path.join(REPO, p));
+const ISSUER_BIN = fromRepo(process.env.ISSUER_BIN || 'target/debug/issuer');
+const VERIFIER_JS_DIR = fromRepo(process.env.VERIFIER_JS_DIR || 'target/js/verifier');
+const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const SHOTS = path.join(REPO, 'target', 'ui-screenshots');
+
+const CLIENT_ID = 'svc.test';
+const CLIENT_SCOPE = 'instruments:read instruments:write';
+const BULK_PATH = '/api/v1/entities/register-bulk';
+
+let tmp;
+let browser;
+const issuers = [];
+
+// The issuer and page of the main walk-through.
+let main;
+let page;
+let context;
+const requests = []; // {url, method, headers, postData}
+const consoleProblems = [];
+
+// ---- set-up -------------------------------------------------------------------------------------
+
+function requireFile(file, what, hint) {
+  if (!fs.existsSync(file)) {
+    throw new Error(`${what} is missing: ${file} does not exist. ${hint}`);
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, fn, { timeoutMs = 30_000, intervalMs = 100, issuer } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (issuer && issuer.proc.exitCode !== null) {
+      throw new Error(`the issuer exited (code ${issuer.proc.exitCode}) while waiting for ${what}.\n--- issuer output ---\n${issuer.log}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError.message})` : ''}.\n--- issuer output ---\n${issuer?.log ?? ''}`);
+}
+
+function gatewayConfig(issuerUrl) {
+  return {
+    providers: {
+      local: {
+        issuer: issuerUrl,
+        audiences: ['quantjourney'],
+        algorithms: ['ES256'],
+        remote_jwks: { cluster: 'issuer', path: '/.well-known/jwks.json' },
+        revocations: { cluster: 'issuer', path: '/oauth/revocations' },
+      },
+    },
+    rules: [
+      { match: { prefix: BULK_PATH, methods: ['POST'] }, requires: { provider: 'local', scopes: ['instruments:write'] } },
+      { match: { prefix: '/' }, requires: { provider: 'local' } },
+    ],
+  };
+}
+
+/**
+ * Starts `issuer serve` on free ports with its own database under `tmp/<name>`; resolves once
+ * `/ready` answers, with {admin, issuerUrl, credential, proc, log}.
+ */
+async function startIssuer(name, { gateway = true } = {}) {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir);
+  const [publicPort, adminPort] = [await freePort(), await freePort()];
+  const issuer = {
+    name,
+    issuerUrl: `http://127.0.0.1:${publicPort}`,
+    admin: `http://127.0.0.1:${adminPort}`,
+    credential: null,
+    proc: null,
+    log: '',
+  };
+  const args = [
+    'serve',
+    '--database-url', `sqlite://${path.join(dir, 'issuer.db')}`,
+    '--public-addr', `127.0.0.1:${publicPort}`,
+    '--admin-addr', `127.0.0.1:${adminPort}`,
+    '--issuer-url', issuer.issuerUrl,
+    '--verifier-js-dir', VERIFIER_JS_DIR,
+  ];
+  if (gateway) {
+    const gatewayFile = path.join(dir, 'gateway.json');
+    fs.writeFileSync(gatewayFile, JSON.stringify(gatewayConfig(issuer.issuerUrl), null, 2));
+    args.push('--gateway-config', gatewayFile);
+  }
+  issuer.proc = spawn(ISSUER_BIN, args, {
+    cwd: dir,
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  issuers.push(issuer);
+  const logFile = fs.createWriteStream(path.join(dir, 'issuer.log'));
+  const onLine = (stream) => (line) => {
+    // The credential is printed once, on stdout ({"event":"admin_credential","id","token"});
+    // it is kept out of every log this test writes or prints.
+    let parsed = null;
+    if (line.startsWith('{')) {
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        parsed = null;
+      }
+    }
+    if (parsed && parsed.event === 'admin_credential') {
+      issuer.credential = parsed.token;
+      line = '{"event":"admin_credential", … (redacted)}';
+    }
+    logFile.write(`${stream}: ${line}\n`);
+    issuer.log += `${stream}: ${line}\n`;
+    if (issuer.log.length > 200_000) issuer.log = issuer.log.slice(-100_000);
+  };
+  readline.createInterface({ input: issuer.proc.stdout }).on('line', onLine('stdout'));
+  readline.createInterface({ input: issuer.proc.stderr }).on('line', onLine('stderr'));
+  issuer.proc.on('error', (err) => {
+    issuer.log += `spawn error: ${err.message}\n`;
+  });
+  await waitFor('the admin credential line ({"event":"admin_credential",…}) on stdout', () => issuer.credential, { issuer });
+  assert.equal(typeof issuer.credential, 'string', 'the admin_credential line has a string "token"');
+  await waitFor(`GET ${issuer.admin}/ready`, async () => (await fetch(`${issuer.admin}/ready`)).ok, { issuer });
+  return issuer;
+}
+
+async function stopIssuer(issuer) {
+  if (issuer.proc.exitCode !== null || issuer.proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => issuer.proc.once('exit', resolve));
+  issuer.proc.kill('SIGTERM');
+  const timer = setTimeout(() => issuer.proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A fresh browser context and page on `issuer`'s admin origin, recording what the page does. */
+async function openPage(issuer, { record } = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'UTC' });
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: issuer.admin });
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(15_000);
+  if (record) {
+    p.on('request', (request) => {
+      record.requests.push({ url: request.url(), method: request.method(), headers: request.headers(), postData: request.postData() });
+    });
+    p.on('pageerror', (err) => record.problems.push(`page error: ${err.message}`));
+    p.on('console', (message) => {
+      const text = message.text();
+      // Failed API calls the UI handles (401 before sign-in, 409 …) are logged by Chromium as
+      // "Failed to load resource"; anything else at error level, and any CSP report, is a bug.
+      if (/Content Security Policy|Refused to/i.test(text)) record.problems.push(`CSP: ${text}`);
+      else if (message.type() === 'error' && !/Failed to load resource/.test(text)) record.problems.push(`console error: ${text}`);
+    });
+  }
+  return { ctx, page: p };
+}
+
+/** Calls the admin API with the bearer credential (the way scripts use it; no UI involved). */
+async function adminApi(issuer, method, route, body) {
+  const response = await fetch(`${issuer.admin}${route}`, {
+    method,
+    headers: { Authorization: `Bearer ${issuer.credential}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => null);
+  assert.ok(response.ok, `${method} ${route}: ${response.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+before(async () => {
+  requireFile(ISSUER_BIN, 'The issuer binary', 'Build it with `cargo build -p issuer` or set ISSUER_BIN.');
+  requireFile(
+    path.join(VERIFIER_JS_DIR, 'verifier.js'),
+    'The verifier JS package',
+    'Build it (make build produces target/js/verifier with wasm-bindgen) or set VERIFIER_JS_DIR.',
+  );
+  requireFile(path.join(VERIFIER_JS_DIR, 'verifier_bg.wasm'), 'The verifier JS package', 'verifier_bg.wasm must sit next to verifier.js.');
+  requireFile(CHROMIUM_BIN, 'Chromium', 'Install Debian’s chromium (apt-get install chromium) or set CHROMIUM_BIN.');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'issuer-ui-test-'));
+  browser = await chromium.launch({ executablePath: CHROMIUM_BIN, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await Promise.all(issuers.map(stopIssuer));
+  if (tmp && !process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  else if (tmp) console.log(`kept ${tmp}`);
+});
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+const byTestId = (id) => page.getByTestId(id);
+
+async function shot(name) {
+  await page.evaluate(() => document.activeElement?.blur?.());
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Runs one step; on failure saves a screenshot and adds the issuer's output to the error. */
+async function step(t, name, fn, issuer = main) {
+  await t.test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      const file = `failure-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
+      await shot(file).catch(() => {});
+      err.message += `\n(screenshot: target/ui-screenshots/${file}.png)\n--- issuer output (tail) ---\n${issuer?.log.slice(-4000) ?? ''}`;
+      throw err;
+    }
+  });
+}
+
+async function go(route) {
+  await byTestId(`nav-${route}`).click();
+  await byTestId(`page-${route}`).waitFor();
+}
+
+/** Presses Explain and waits for that run's results. */
+async function explain() {
+  const results = byTestId('verify-results');
+  const before = await results.getAttribute('data-run');
+  await byTestId('verify-submit').click();
+  await page.waitForFunction(
+    (prev) => {
+      const el = document.querySelector('[data-testid="verify-results"]');
+      return el && el.dataset.state === 'done' && el.dataset.run !== prev;
+    },
+    before,
+  );
+}
+
+async function text(id) {
+  return (await byTestId(id).innerText()).trim();
+}
+
+async function steps() {
+  return page.locator('[data-testid="step"]').evaluateAll((items) => items.map((li) => ({ name: li.dataset.name, outcome: li.dataset.outcome })));
+}
+
+/** The token with one character in the middle of its signature changed (a different byte). */
+function tamper(token) {
+  const [h, c, s] = token.split('.');
+  const i = Math.floor(s.length / 2);
+  const replacement = s[i] === 'A' ? 'B' : 'A';
+  return `${h}.${c}.${s.slice(0, i)}${replacement}${s.slice(i + 1)}`;
+}
+
+// ---- the walk-through ---------------------------------------------------------------------------
+
+test('admin UI: sign in, client, token, verify & explain, tamper, revoke, audit', { timeout: 180_000 }, async (t) => {
+  let secret;
+  let token;
+  let tampered;
+  main = await startIssuer('main');
+  ({ ctx: context, page } = await openPage(main, { record: { requests, problems: consoleProblems } }));
+  const { admin, credential } = main;
+
+  await step(t, 'sign-in page, a wrong credential is refused next to the form', async () => {
+    await page.goto(`${admin}/ui/`);
+    await byTestId('signin-form').waitFor();
+    await shot('signin');
+    await byTestId('credential').fill('not-the-credential');
+    await byTestId('signin-submit').click();
+    await byTestId('signin-error').waitFor();
+    assert.equal(await text('error-code'), 'invalid_token');
+  });
+
+  await step(t, 'sign in with the admin credential', async () => {
+    await byTestId('credential').fill(credential);
+    await byTestId('signin-submit').click();
+    await byTestId('page-clients').waitFor();
+    assert.match(await text('actor'), /^admin:/);
+    assert.equal(await byTestId('credential').count(), 0, 'the credential field is gone');
+    assert.equal(new URL(page.url()).hash, '#/clients');
+  });
+
+  await step(t, 'a reload keeps the session (GET /admin/session)', async () => {
+    await page.reload();
+    await byTestId('page-clients').waitFor();
+    assert.match(await text('actor'), /^admin:/);
+  });
+
+  await step(t, 'register a client: the secret is shown once, with a working Copy button', async () => {
+    await byTestId('client-id').fill(CLIENT_ID);
+    await byTestId('client-scope').fill(CLIENT_SCOPE);
+    await byTestId('client-create').click();
+    await byTestId('secret-card').waitFor();
+    secret = await byTestId('secret-value').inputValue();
+    assert.ok(secret.length >= 32, `a long random secret (got ${secret.length} characters)`);
+    assert.match(await text('secret-warning'), /not be shown again/);
+    await byTestId('copy-secret').click();
+    await byTestId('copied').waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(copied, secret, 'Copy put the secret on the clipboard');
+    const row = page.locator(`[data-testid="client-row"][data-client-id="${CLIENT_ID}"]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId('client-status').innerText(), 'active');
+    await shot('clients');
+  });
+
+  await step(t, 'keys page lists a current ES256 key', async () => {
+    await go('keys');
+    await byTestId('keys-table').waitFor();
+    const current = page.locator('[data-testid="key-row"][data-status="current"]');
+    assert.equal(await current.count(), 1, 'exactly one current key');
+    assert.match(await current.innerText(), /ES256/);
+    assert.equal(await page.locator('[data-testid="key-row"][data-status="next"]').count(), 1, 'a published next key');
+    await shot('keys');
+  });
+
+  await step(t, 'the secret is gone once the page is left', async () => {
+    await go('clients');
+    await byTestId('clients-table').waitFor();
+    assert.equal(await byTestId('secret-card').count(), 0);
+    const html = await page.content();
+    assert.ok(!html.includes(secret), 'the secret is nowhere in the page any more');
+  });
+
+  await step(t, 'mint a test token for the client', async () => {
+    await go('tokens');
+    await page.locator(`[data-testid="mint-client"] option[value="${CLIENT_ID}"]`).waitFor({ state: 'attached' });
+    await byTestId('mint-client').selectOption(CLIENT_ID);
+    await byTestId('mint-submit').click();
+    await byTestId('minted-token').waitFor();
+    token = await byTestId('minted-token').inputValue();
+    assert.equal(token.split('.').length, 3, 'a JWS compact token');
+    tampered = tamper(token);
+    assert.notEqual(tampered, token);
+    await shot('tokens');
+  });
+
+  await step(t, 'Verify & explain: valid, ALLOW, rule #0 for POST register-bulk', async () => {
+    await byTestId('explain-minted').click();
+    await byTestId('page-verify').waitFor();
+    assert.equal(await byTestId('verify-token').inputValue(), token, 'the token was handed over in memory');
+    const status = await Promise.race([
+      byTestId('verifier-ready').waitFor().then(() => 'ready'),
+      byTestId('verifier-error').waitFor().then(() => 'error'),
+    ]);
+    if (status === 'error') assert.fail(`the verifier package did not load in the page: ${await text('verifier-error')}`);
+    await byTestId('verify-method').selectOption('POST');
+    await byTestId('verify-path').fill(BULK_PATH);
+    await explain();
+    assert.equal(await text('signature-verdict'), 'valid');
+    assert.equal(await text('decision-badge'), 'ALLOW');
+    assert.equal(await text('decision-status'), '200');
+    assert.equal(await text('rule-index'), '#0');
+    const claims = byTestId('decoded-claims');
+    assert.match(await claims.locator('tr[data-key="sub"]').innerText(), new RegExp(CLIENT_ID.replace('.', '\\.')));
+    assert.match(await claims.locator('tr[data-key="exp"]').innerText(), /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\s+in \d+ min/);
+    const outcomes = await steps();
+    assert.ok(outcomes.length > 0, 'steps are listed');
+    assert.deepEqual(outcomes.filter((s) => s.outcome === 'fail'), [], 'no step failed');
+    for (const name of ['rule', 'signature', 'scopes']) {
+      assert.equal(outcomes.find((s) => s.name === name)?.outcome, 'pass', `step ${name} passed`);
+    }
+    const upstream = await text('upstream-headers');
+    assert.match(upstream, /x-auth-subject\s+svc\.test/);
+    assert.match(upstream, /x-auth-scope\s+instruments:read instruments:write/);
+    await shot('verify-allow');
+    await shot('verify-explain');
+  });
+
+  await step(t, 'a tampered signature: signature_invalid, DENY 401', async () => {
+    await byTestId('verify-token').fill(tampered);
+    await explain();
+    assert.equal(await text('signature-code'), 'signature_invalid');
+    assert.equal(await text('decision-badge'), 'DENY');
+    assert.equal(await text('decision-status'), '401');
+    assert.equal(await text('decision-code'), 'signature_invalid');
+    assert.equal((await steps()).find((s) => s.name === 'signature')?.outcome, 'fail');
+    assert.match(await text('www-authenticate'), /error="invalid_token"/);
+    await shot('verify-tampered');
+  });
+
+  await step(t, 'revoke the original token on the Tokens page', async () => {
+    await go('tokens');
+    await byTestId('revoke-input').fill(token);
+    await byTestId('revoke-submit').click();
+    await byTestId('revoke-done').waitFor();
+    const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti;
+    await page.locator(`[data-testid="revoked-token-row"][data-jti="${jti}"]`).waitFor();
+  });
+
+  await step(t, 'explained again, the revoked token is refused: token_revoked', async () => {
+    await go('verify');
+    await byTestId('verify-token').fill(token);
+    assert.equal(await byTestId('verify-method').inputValue(), 'POST', 'the request was remembered');
+    await explain();
+    assert.equal(await text('decision-badge'), 'DENY');
+    assert.equal(await text('decision-status'), '401');
+    assert.equal(await text('decision-code'), 'token_revoked');
+    assert.equal((await steps()).find((s) => s.name === 'revocation')?.outcome, 'fail');
+    // The signature itself is still good: revocation is the gateway's feed, not the JWKS.
+    assert.equal(await text('signature-verdict'), 'valid');
+    await shot('verify-revoked');
+  });
+
+  await step(t, 'the Tokens page with the revocation in force', async () => {
+    await go('tokens');
+    await byTestId('revoked-tokens-table').waitFor();
+    await shot('tokens-revoked');
+  });
+
+  await step(t, 'audit trail: newest first, every action there, chain intact', async () => {
+    await go('audit');
+    await byTestId('chain-status').waitFor();
+    assert.equal(await text('chain-status'), 'intact');
+    await page.locator('[data-testid="audit-row"]').first().waitFor();
+    const rows = await page
+      .locator('[data-testid="audit-row"]')
+      .evaluateAll((trs) => trs.map((tr) => ({ action: tr.dataset.action, seq: Number(tr.dataset.seq) })));
+    const seqs = rows.map((r) => r.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    const at = (action) => rows.findIndex((r) => r.action === action);
+    for (const action of ['admin.token.revoked', 'admin.client.token_issued', 'admin.client.created', 'admin.session.created']) {
+      assert.ok(at(action) >= 0, `${action} is in the trail (saw ${rows.map((r) => r.action).join(', ')})`);
+    }
+    assert.ok(at('admin.token.revoked') < at('admin.client.token_issued'), 'the revocation is newer than the issuance');
+    assert.ok(at('admin.client.token_issued') < at('admin.client.created'), 'the issuance is newer than the registration');
+    // Filtering by action prefix narrows the list.
+    await byTestId('audit-action').fill('admin.client.');
+    await byTestId('audit-apply').click();
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="audit-row"]')];
+      return rows.length > 0 && rows.every((tr) => tr.dataset.action.startsWith('admin.client.'));
+    });
+    await byTestId('audit-reset').click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="audit-row"]')].some((tr) => tr.dataset.action === 'admin.token.revoked'));
+    await shot('audit');
+  });
+
+  await step(t, 'nothing secret in URLs or web storage; the session cookie is HttpOnly; CSRF on every change', async () => {
+    const secrets = { token, tampered, secret, credential };
+    for (const request of requests) {
+      for (const [name, value] of Object.entries(secrets)) {
+        assert.ok(!request.url.includes(value), `the ${name} appears in the URL ${request.method} ${request.url.slice(0, 80)}…`);
+      }
+    }
+    assert.ok(!page.url().includes(token));
+    const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
+    assert.equal(storage.local, 0, 'localStorage is empty');
+    assert.equal(storage.session, 0, 'sessionStorage is empty');
+    assert.equal(storage.cookie, '', 'no cookie is visible to scripts');
+    const cookies = await context.cookies(admin);
+    assert.ok(cookies.length >= 1, 'the session cookie exists');
+    for (const cookie of cookies) {
+      assert.equal(cookie.httpOnly, true, `cookie ${cookie.name} is HttpOnly`);
+      assert.equal(cookie.sameSite, 'Strict', `cookie ${cookie.name} is SameSite=Strict`);
+    }
+    const changes = requests.filter((r) => r.url.startsWith(`${admin}/admin/`) && !['GET', 'HEAD'].includes(r.method));
+    assert.ok(changes.length >= 4, 'state changes were made');
+    for (const r of changes) {
+      if (r.method === 'POST' && new URL(r.url).pathname === '/admin/session') continue;
+      assert.ok(r.headers['x-csrf-token'], `${r.method} ${new URL(r.url).pathname} carried X-CSRF-Token`);
+    }
+    // The credential went in one request body only: the sign-in.
+    const withCredential = requests.filter((r) => r.postData && r.postData.includes(credential));
+    assert.deepEqual(withCredential.map((r) => `${r.method} ${new URL(r.url).pathname}`), ['POST /admin/session']);
+    assert.deepEqual(consoleProblems, [], 'no page errors and no Content-Security-Policy violations');
+  });
+
+  await step(t, 'sign out ends the session', async () => {
+    await byTestId('signout').click();
+    await byTestId('signin-form').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/admin/session')).status);
+    assert.equal(status, 401);
+    const html = await page.content();
+    assert.ok(!html.includes(token) && !html.includes(tampered), 'no token is left in the signed-out page');
+  });
+});
+
+test('without a gateway configuration, and with the verifier package failing to load', { timeout: 120_000 }, async (t) => {
+  const issuer = await startIssuer('plain', { gateway: false });
+  ({ ctx: context, page } = await openPage(issuer));
+  await adminApi(issuer, 'POST', '/admin/clients', { client_id: 'svc.plain', scope: 'instruments:read' });
+  const { access_token: token } = await adminApi(issuer, 'POST', '/admin/clients/svc.plain/token', {});
+
+  await step(
+    t,
+    'sign in',
+    async () => {
+      await page.goto(`${issuer.admin}/ui/#/verify`);
+      await byTestId('credential').fill(issuer.credential);
+      await byTestId('signin-submit').click();
+      await byTestId('page-verify').waitFor();
+    },
+    issuer,
+  );
+
+  await step(
+    t,
+    'no gateway configuration: decoded and verified all the same, and told why there is no decision',
+    async () => {
+      await byTestId('verifier-ready').waitFor();
+      await byTestId('verify-token').fill(token);
+      await explain();
+      assert.equal(await text('signature-verdict'), 'valid');
+      await byTestId('no-gateway-config').waitFor();
+      assert.match(await byTestId('decoded-claims').locator('tr[data-key="sub"]').innerText(), /svc\.plain/);
+      await shot('verify-no-gateway-config');
+    },
+    issuer,
+  );
+
+  await step(
+    t,
+    'the verifier package does not load: Verify & explain says so, other pages keep working',
+    async () => {
+      await page.route('**/ui/verifier/**', (route) => route.fulfill({ status: 404, contentType: 'text/plain', body: 'gone' }));
+      await page.reload();
+      await byTestId('page-verify').waitFor();
+      await byTestId('verifier-error').waitFor();
+      await byTestId('verify-token').fill(token);
+      await explain();
+      // Decoding falls back to the page's own (untrusted) reading; nothing claims to be verified.
+      assert.match(await byTestId('decoded-claims').locator('tr[data-key="sub"]').innerText(), /svc\.plain/);
+      await byTestId('signature-error').waitFor();
+      assert.equal(await byTestId('signature-verdict').count(), 0);
+      await shot('verify-no-verifier');
+      await go('clients');
+      await page.locator('[data-testid="client-row"][data-client-id="svc.plain"]').waitFor();
+      await go('keys');
+      await byTestId('keys-table').waitFor();
+    },
+    issuer,
+  );
+  await context.close();
+});

@@ -1,0 +1,52 @@
+//! The documents a gateway works from, on the admin port for the admin UI: the live JWKS and
+//! revocation feed (byte for byte what the public port serves, so the UI checks tokens against
+//! exactly what gateways see) and the gateway's filter configuration (`--gateway-config`).
+//!
+//! Served here rather than fetched by the browser from the public port: the UI's
+//! `connect-src 'self'` only allows the admin origin. Authentication is the admin router's.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::admin::AdminError;
+use super::{revocation_feed, well_known};
+use crate::keys::Jwks;
+use crate::state::AppState;
+
+/// The mirrors; `require_admin` is layered on by the caller (`admin_router`).
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/jwks", get(jwks))
+        .route("/admin/revocation-feed", get(revocation_feed))
+        .route("/admin/gateway-config", get(gateway_config))
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, AdminError> {
+    Ok(Json(
+        well_known::document(&state)
+            .await
+            .map_err(AdminError::Internal)?,
+    ))
+}
+
+async fn revocation_feed(
+    State(state): State<AppState>,
+) -> Result<Json<revocation_feed::Feed>, AdminError> {
+    Ok(Json(
+        revocation_feed::document(&state)
+            .await
+            .map_err(AdminError::Internal)?,
+    ))
+}
+
+/// `{"config": <the filter configuration>, "source": "<file>"}`, both `null` when the server
+/// was started without `--gateway-config`.
+async fn gateway_config(State(state): State<AppState>) -> Json<Value> {
+    let loaded = state.ui.gateway_config.as_ref();
+    Json(json!({
+        "config": loaded.map(|loaded| &loaded.document),
+        "source": loaded.map(|loaded| loaded.source.as_str()),
+    }))
+}

@@ -1,0 +1,124 @@
+// The JS package under Node, on the core's shared vectors (verifier-wasm/core/tests/vectors/tokens.json):
+// the same tokens must give the same codes as the Rust core, which is what the Envoy filter runs.
+//
+//   VERIFIER_JS_DIR=target/js/verifier node --test verifier-wasm/js/tests/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const pkg = resolve(process.env.VERIFIER_JS_DIR ?? join(root, 'target/js/verifier'));
+if (!existsSync(join(pkg, 'verifier.js'))) {
+  throw new Error(`no JS package at ${pkg}: run \`make build-js\` (or set VERIFIER_JS_DIR)`);
+}
+const verifier = await import(pathToFileURL(join(pkg, 'verifier.js')).href);
+verifier.initSync({ module: readFileSync(join(pkg, 'verifier_bg.wasm')) });
+const { verify, decode, explain } = verifier;
+
+const vectors = JSON.parse(
+  readFileSync(join(root, 'verifier-wasm/core/tests/vectors/tokens.json'), 'utf8'),
+);
+const now = vectors.now;
+
+test('the vectors file has cases', () => {
+  assert.ok(vectors.verify.cases.length >= 20);
+  assert.ok(vectors.explain.cases.length >= 8);
+});
+
+for (const c of vectors.verify.cases) {
+  test(`verify: ${c.name}`, () => {
+    const got = verify(c.token, c.jwks, { ...vectors.verify.options, now });
+    if (c.expect.valid) {
+      assert.equal(got.valid, true, JSON.stringify(got.error));
+      assert.equal(typeof got.claims.sub, 'string');
+      assert.equal(typeof got.header.alg, 'string');
+    } else {
+      assert.equal(got.valid, false);
+      assert.equal(got.error.code, c.expect.code);
+      assert.equal(typeof got.error.message, 'string');
+    }
+  });
+}
+
+for (const c of vectors.explain.cases) {
+  test(`explain: ${c.name}`, () => {
+    const { config, jwks, revocations } = vectors.explain;
+    const got = explain(c.token, config, c.request, { now, jwks, revocations });
+    assert.equal(got.decision, c.expect.decision, JSON.stringify(got.error));
+    assert.equal(got.status, c.expect.status);
+    assert.equal(got.error?.code ?? null, c.expect.code);
+    assert.equal(got.rule?.index ?? null, c.expect.rule);
+    const failed = got.steps.filter((s) => s.outcome === 'fail');
+    assert.equal(failed.length, c.expect.code ? 1 : 0, JSON.stringify(got.steps));
+    if (c.expect.decision === 'allow' && c.token) {
+      assert.equal(got.upstream_headers['x-auth-issuer'], config.providers.local.issuer);
+    }
+  });
+}
+
+test('jwks and config are accepted as objects or JSON text alike', () => {
+  const c = vectors.verify.cases[0];
+  const asObject = verify(c.token, JSON.parse(c.jwks), { ...vectors.verify.options, now });
+  const asText = verify(c.token, c.jwks, { ...vectors.verify.options, now });
+  assert.deepEqual(asObject, asText);
+  const e = vectors.explain.cases[0];
+  const { config, jwks, revocations } = vectors.explain;
+  assert.deepEqual(
+    explain(e.token, JSON.stringify(config), e.request, { now, jwks, revocations }),
+    explain(e.token, config, e.request, { now, jwks, revocations }),
+  );
+});
+
+test('decode shows the parts of a token it refuses to trust', () => {
+  const forged = vectors.verify.cases.find((c) => c.name === 'jku header');
+  const got = decode(forged.token);
+  assert.equal(got.header.jku, 'https://evil.test/jwks');
+  assert.equal(got.claims.iss, vectors.verify.options.issuer);
+  assert.ok(got.signature_bytes > 0);
+  assert.equal(decode('hello').error.code, 'token_malformed');
+});
+
+test('bad input is an error object, never a throw', () => {
+  const { options } = vectors.verify;
+  const jwks = vectors.verify.cases[0].jwks;
+  const cases = [
+    [verify(undefined, jwks, options), 'token_malformed'],
+    [verify({}, jwks, options), 'token_malformed'],
+    [verify('a.b.c', 42, options), 'options_invalid'],
+    [verify('a.b.c', '{not json', options), 'jwks_malformed'],
+    [verify('a.b.c', jwks, { ...options, now: -1 }), 'options_invalid'],
+    [verify('a.b.c', jwks, { ...options, now: 'today' }), 'options_invalid'],
+    [verify('a.b.c', jwks, { audiences: ['x'] }), 'options_invalid'],
+    [verify('a.b.c', jwks, { ...options, algorithms: ['none'] }), 'options_invalid'],
+    [decode(null), 'token_malformed'],
+  ];
+  for (const [got, code] of cases) {
+    assert.equal(got.error.code, code, JSON.stringify(got));
+    if ('valid' in got) assert.equal(got.valid, false);
+  }
+  const { config } = vectors.explain;
+  const request = { method: 'GET', path: '/api/x' };
+  assert.equal(explain('x', '{', request).error.code, 'config_invalid');
+  assert.match(explain('x', { providers: {} }, request).error.message, /providers/);
+  assert.equal(explain('x', config, { method: 'GET' }).error.code, 'options_invalid');
+  assert.equal(explain('x', config, request, { jwks: { nope: '{}' } }).error.code, 'options_invalid');
+  assert.equal(explain('x', config, request, { color: 'red' }).error.code, 'options_invalid');
+  assert.equal(
+    explain('x', config, request, { jwks: { local: '{"keys": 1}' } }).error.code,
+    'jwks_malformed',
+  );
+  // A provider whose keys are not given is what a gateway that cannot reach the issuer sees.
+  const token = vectors.explain.cases[0].token;
+  const unreachable = explain(token, config, request, { now });
+  assert.equal(unreachable.status, 503);
+  assert.equal(unreachable.error.code, 'jwks_unavailable');
+});
+
+test('without options.now the host clock is used', () => {
+  const c = vectors.verify.cases[0];
+  // The vectors are pinned to 2023; by the wall clock the token has long expired.
+  const got = verify(c.token, c.jwks, vectors.verify.options);
+  assert.equal(got.error.code, 'token_expired');
+});
