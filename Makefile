@@ -6,7 +6,8 @@
 #   make test    deps, build what the tests run, fmt + clippy, every test (.ci/run calls this)
 #   make bench   the filter against no filter, a no-op wasm filter and native jwt_authn through real
 #                Envoy, warm, cold and with a scope rule (needs wrk, installed if missing); then
-#                bench-issuer: tokens/s, latency and CPU per token of the issuer on SQLite and PostgreSQL
+#                bench-issuer: tokens/s, latency and CPU per token of the issuer on SQLite and PostgreSQL;
+#                then bench-browser: the JS package's verify against jose in headless Chromium
 #   make deps    install what is missing (each step is skipped when already there)
 #
 # The machine is assumed to be a fresh Debian with rustup, Python 3 and git; apt-get is used only for
@@ -168,6 +169,14 @@ bench: build-filter deps-cc deps-envoy deps-bench
 	TOKENS_BIN=$(TARGET_DIR)/release/bench-tokens \
 	envoy/bench.sh
 	$(MAKE) --no-print-directory bench-issuer
+	$(MAKE) --no-print-directory bench-browser
+
+# In headless Chromium: `verify` calls per second of the JS package for ES256 and EdDSA against jose's
+# jwtVerify (WebCrypto) on the same tokens, side by side in alternating rounds, p50/p99 per call, and the
+# package's size (browser/bench/verify-bench.mjs says how; JSON in target/bench/browser-verify.json).
+# DURATION_MS, WARMUP_MS and ROUNDS may be set in the environment. About 75 seconds.
+bench-browser: build-js deps-browser
+	cd browser && VERIFIER_JS_DIR=$(JS_PKG) CHROMIUM_BIN=$(CHROMIUM_BIN) $(NODE_ENV) node bench/verify-bench.mjs
 
 # Client credentials tokens per second, p50/p99 and CPU per token of the release issuer on SQLite and
 # PostgreSQL (issuer/dev/postgres.sh's server; a fresh issuer_bench_* database per run, dropped after),

@@ -61,7 +61,8 @@ pub(crate) fn request(value: &JsValue) -> Result<(String, String), Failure> {
     let mut request = object(value, "request")?;
     let method = match request.remove("method") {
         None | Some(Value::Null) => "GET".to_owned(),
-        Some(Value::String(m)) if !m.is_empty() => m.to_ascii_uppercase(),
+        // As sent: the filter compares methods case-sensitively, as Envoy's route matching does.
+        Some(Value::String(m)) if !m.is_empty() => m,
         Some(_) => return Err(Failure::Options("request.method must be a string".into())),
     };
     let path = match request.remove("path") {

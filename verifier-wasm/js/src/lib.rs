@@ -10,7 +10,11 @@
 
 mod failure;
 mod input;
+mod path;
 mod supplied;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::{Value, json};
 use verifier_core::{Config, Request};
@@ -52,6 +56,7 @@ pub fn decode(token: JsValue) -> JsValue {
 
 /// `explain(token, config, request, options)`: what the gateway configured by `config` (the
 /// filter's JSON configuration) decides for `request` (`{method, path}`) carrying `token`, and why.
+/// The path is first normalised as Envoy does (`request.normalised_path` in the answer).
 ///
 /// `options` may give `now`, `jwks` (`{<provider>: <JWKS>}` for providers with `remote_jwks`) and
 /// `revocations` (`{<provider>: <feed>}`). A provider whose keys or feed are not given is treated
@@ -64,17 +69,47 @@ pub fn explain(token: JsValue, config: JsValue, request: JsValue, options: JsVal
     input::to_js(&answer)
 }
 
-fn verify_value(token: &JsValue, jwks: &JsValue, options: &JsValue) -> Result<Value, Failure> {
-    let token = input::token(token)?;
-    let jwks = input::document(jwks, "jwks")?;
-    let Options { now, rest } = Options::read(options)?;
-    let mut provider = rest;
+thread_local! {
+    /// The provider `verify` built last, keyed by the JWKS and options it was built from: a page
+    /// that verifies many tokens against one key set parses it (and builds an ES256 key's table)
+    /// once, as the filter does, instead of on every call.
+    static LAST_PROVIDER: RefCell<Option<(String, Rc<Config>)>> = const { RefCell::new(None) };
+}
+
+/// The one-provider configuration `verify` checks against, from the cache when the JWKS and
+/// options are the same as last time.
+fn verify_config(
+    jwks: String,
+    options: serde_json::Map<String, Value>,
+) -> Result<Rc<Config>, Failure> {
+    let mut key = Value::Object(options.clone()).to_string();
+    key.push('\n');
+    key.push_str(&jwks);
+    let cached = LAST_PROVIDER.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, config)| Rc::clone(config))
+    });
+    if let Some(config) = cached {
+        return Ok(config);
+    }
+    let mut provider = options;
     provider.insert("local_jwks".into(), Value::String(jwks.clone()));
     let document = json!({
         "providers": {VERIFY_PROVIDER: provider},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": VERIFY_PROVIDER}}],
     });
-    let config = Config::from_value(&document).map_err(|e| Failure::options(e, &jwks))?;
+    let config = Rc::new(Config::from_value(&document).map_err(|e| Failure::options(e, &jwks))?);
+    LAST_PROVIDER.with(|last| *last.borrow_mut() = Some((key, Rc::clone(&config))));
+    Ok(config)
+}
+
+fn verify_value(token: &JsValue, jwks: &JsValue, options: &JsValue) -> Result<Value, Failure> {
+    let token = input::token(token)?;
+    let jwks = input::document(jwks, "jwks")?;
+    let Options { now, rest } = Options::read(options)?;
+    let config = verify_config(jwks, rest)?;
     let provider = config
         .providers
         .get(VERIFY_PROVIDER)
@@ -105,7 +140,8 @@ fn explain_value(
     let token = input::optional_token(token)?;
     let config =
         Config::parse(input::document(config, "config")?.as_bytes()).map_err(Failure::Config)?;
-    let (method, path) = input::request(request)?;
+    let (method, sent_path) = input::request(request)?;
+    let path = path::normalise(&sent_path);
     let Options { now, rest } = Options::read(options)?;
     let supplied = Supplied::read(&config, &rest)?;
     let authorization = token.map(|t| format!("Bearer {t}"));
@@ -115,6 +151,14 @@ fn explain_value(
         authorization: authorization.as_deref(),
     };
     let explanation = verifier_core::explain(&config, &supplied, &request, now);
-    serde_json::to_value(explanation)
-        .map_err(|_| Failure::Internal("the explanation could not be serialised"))
+    let mut answer = serde_json::to_value(explanation)
+        .map_err(|_| Failure::Internal("the explanation could not be serialised"))?;
+    if let Value::Object(answer) = &mut answer {
+        // The path the rules were matched against, when Envoy's normalisation changed it.
+        answer.insert(
+            "request".into(),
+            json!({"method": method, "path": sent_path, "normalised_path": path}),
+        );
+    }
+    Ok(answer)
 }

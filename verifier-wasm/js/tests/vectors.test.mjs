@@ -122,3 +122,35 @@ test('without options.now the host clock is used', () => {
   const got = verify(c.token, c.jwks, vectors.verify.options);
   assert.equal(got.error.code, 'token_expired');
 });
+
+test('explain matches rules on the path as Envoy normalises it', () => {
+  const { config, jwks, revocations, cases } = vectors.explain;
+  const reader = cases.find((c) => c.name === 'reader lacks instruments:write').token;
+  for (const path of [
+    '/api/v1/entities/x/../register-bulk',
+    '//api/v1/entities//register-bulk',
+    '/api/v1/entities%2Fregister-bulk',
+    '/api/v1/entities/./register-bulk?dry=1',
+  ]) {
+    const got = explain(reader, config, { method: 'POST', path }, { now, jwks, revocations });
+    assert.equal(got.error?.code, 'insufficient_scope', path);
+    assert.equal(got.rule.index, 0, path);
+    assert.equal(got.request.path, path);
+    assert.match(got.request.normalised_path, /^\/api\/v1\/entities\/register-bulk/);
+  }
+  // Methods are compared as sent, like Envoy's route matching: `post` is not `POST`.
+  const lower = explain(reader, config, { method: 'post', path: '/api/v1/entities/register-bulk' }, { now, jwks, revocations });
+  assert.equal(lower.rule.index, 2);
+});
+
+test('verify reuses a parsed key set only while the JWKS and options are unchanged', () => {
+  const { options } = vectors.verify;
+  const good = vectors.verify.cases.find((c) => c.name === 'es256 valid');
+  const other = { keys: JSON.parse(good.jwks).keys.filter((k) => k.alg === 'EdDSA') };
+  for (let i = 0; i < 3; i++) {
+    assert.equal(verify(good.token, good.jwks, { ...options, now }).valid, true);
+  }
+  assert.equal(verify(good.token, other, { ...options, now }).error.code, 'kid_unknown');
+  assert.equal(verify(good.token, good.jwks, { ...options, now, audiences: ['svc.other'] }).error.code, 'audience_mismatch');
+  assert.equal(verify(good.token, good.jwks, { ...options, now }).valid, true);
+});
