@@ -6,7 +6,9 @@
 // mint a token, Verify & explain it (valid, ALLOW, rule #0), tamper with it (signature_invalid,
 // DENY 401), revoke it (token_revoked), read the audit trail (newest first, chain intact). Along the
 // way it checks that no token, secret or credential ever appears in a URL or in web storage, that
-// the session cookie is invisible to scripts, and that every state change carried the CSRF token.
+// the session cookie is invisible to scripts (and sent to /admin only), and that every state
+// change carried the CSRF token. Other tests: another site's page can neither lock the operator
+// out nor sign in; with several providers, only this issuer's get the live keys and feed.
 //
 // Screenshots of every page go to <repo>/target/ui-screenshots/.
 //
@@ -18,6 +20,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +36,8 @@ const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const SHOTS = path.join(REPO, 'target', 'ui-screenshots');
 
 const CLIENT_ID = 'svc.test';
+// The issuer of a second provider in the several-providers configuration: not this issuer.
+const PARTNER_ISSUER = 'https://partner.example';
 const CLIENT_SCOPE = 'instruments:read instruments:write';
 const BULK_PATH = '/api/v1/entities/register-bulk';
 
@@ -104,8 +109,31 @@ function gatewayConfig(issuerUrl) {
 }
 
 /**
+ * Two providers: this issuer's (`local`) and another issuer's (`partner`), both with remote keys
+ * and a revocation feed; an exact-path public rule, a rule for each provider.
+ */
+function severalProvidersConfig(issuerUrl) {
+  const provider = (issuer, cluster) => ({
+    issuer,
+    audiences: ['quantjourney'],
+    algorithms: ['ES256'],
+    remote_jwks: { cluster, path: '/.well-known/jwks.json' },
+    revocations: { cluster, path: '/oauth/revocations' },
+  });
+  return {
+    providers: { local: provider(issuerUrl, 'issuer'), partner: provider(PARTNER_ISSUER, 'partner') },
+    rules: [
+      { match: { path: '/health', methods: ['GET'] }, public: true },
+      { match: { prefix: '/partner/' }, requires: { provider: 'partner' } },
+      { match: { prefix: '/' }, requires: { provider: 'local' } },
+    ],
+  };
+}
+
+/**
  * Starts `issuer serve` on free ports with its own database under `tmp/<name>`; resolves once
- * `/ready` answers, with {admin, issuerUrl, credential, proc, log}.
+ * `/ready` answers, with {admin, issuerUrl, credential, proc, log}. `gateway`: false for none,
+ * true for `gatewayConfig`, or a function of the issuer URL giving the configuration.
  */
 async function startIssuer(name, { gateway = true } = {}) {
   const dir = path.join(tmp, name);
@@ -129,7 +157,8 @@ async function startIssuer(name, { gateway = true } = {}) {
   ];
   if (gateway) {
     const gatewayFile = path.join(dir, 'gateway.json');
-    fs.writeFileSync(gatewayFile, JSON.stringify(gatewayConfig(issuer.issuerUrl), null, 2));
+    const configure = typeof gateway === 'function' ? gateway : gatewayConfig;
+    fs.writeFileSync(gatewayFile, JSON.stringify(configure(issuer.issuerUrl), null, 2));
     args.push('--gateway-config', gatewayFile);
   }
   issuer.proc = spawn(ISSUER_BIN, args, {
@@ -488,11 +517,16 @@ test('admin UI: sign in, client, token, verify & explain, tamper, revoke, audit'
     assert.equal(storage.local, 0, 'localStorage is empty');
     assert.equal(storage.session, 0, 'sessionStorage is empty');
     assert.equal(storage.cookie, '', 'no cookie is visible to scripts');
-    const cookies = await context.cookies(admin);
+    const cookies = await context.cookies(`${admin}/admin/session`);
     assert.ok(cookies.length >= 1, 'the session cookie exists');
     for (const cookie of cookies) {
       assert.equal(cookie.httpOnly, true, `cookie ${cookie.name} is HttpOnly`);
       assert.equal(cookie.sameSite, 'Strict', `cookie ${cookie.name} is SameSite=Strict`);
+      assert.equal(cookie.path, '/admin', `cookie ${cookie.name} is for the API only`);
+    }
+    // Not sent with the UI's files, nor to anything else on this host outside /admin.
+    for (const url of [`${admin}/ui/`, `${admin}/`, `${main.issuerUrl}/oauth/token`]) {
+      assert.deepEqual((await context.cookies(url)).map((c) => c.name), [], url);
     }
     const changes = requests.filter((r) => r.url.startsWith(`${admin}/admin/`) && !['GET', 'HEAD'].includes(r.method));
     assert.ok(changes.length >= 4, 'state changes were made');
@@ -514,6 +548,240 @@ test('admin UI: sign in, client, token, verify & explain, tamper, revoke, audit'
     const html = await page.content();
     assert.ok(!html.includes(token) && !html.includes(tampered), 'no token is left in the signed-out page');
   });
+
+  await step(t, 'a token minted while signing out does not come back after signing in again', async () => {
+    await byTestId('credential').fill(credential);
+    await byTestId('signin-submit').click();
+    await byTestId('nav-tokens').waitFor();
+    await go('tokens');
+    await page.locator(`[data-testid="mint-client"] option[value="${CLIENT_ID}"]`).waitFor({ state: 'attached' });
+    await byTestId('mint-client').selectOption(CLIENT_ID);
+    // The issuer mints the token at once; its answer reaches the page only after the sign-out.
+    let release;
+    const gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    let minted;
+    const held = new Promise((resolve) => {
+      minted = resolve;
+    });
+    const route = '**/admin/clients/*/token';
+    await page.route(route, async (r) => {
+      const response = await r.fetch();
+      minted(JSON.parse(await response.text()).access_token);
+      await gate;
+      await r.fulfill({ response });
+    });
+    try {
+      await byTestId('mint-submit').click();
+      const late = await held;
+      assert.equal(typeof late, 'string', 'the token was minted');
+      await byTestId('signout').click();
+      await byTestId('signin-form').waitFor();
+      const delivered = page.waitForEvent('requestfinished', (r) => /\/admin\/clients\/[^/]+\/token$/.test(new URL(r.url()).pathname));
+      release();
+      await delivered;
+      // Let the page run what it does with the answer.
+      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+      assert.ok(!(await page.content()).includes(late), 'not on the sign-in page');
+      await byTestId('credential').fill(credential);
+      await byTestId('signin-submit').click();
+      await byTestId('page-tokens').waitFor();
+      await byTestId('mint-form').waitFor();
+      assert.equal(await byTestId('minted-token').count(), 0, 'the token minted before the sign-out is not shown');
+      assert.ok(!(await page.content()).includes(late), 'nor anywhere in the page');
+      await go('verify');
+      assert.equal(await byTestId('verify-token').inputValue(), '', 'nor handed to Verify & explain');
+    } finally {
+      release();
+      await page.unroute(route);
+    }
+  });
+});
+
+test('another site\'s page can neither lock the operator out nor sign in', { timeout: 120_000 }, async (t) => {
+  const issuer = await startIssuer('csrf', { gateway: false });
+  ({ ctx: context, page } = await openPage(issuer));
+  const { admin, credential } = issuer;
+  // Another site on this machine: `localhost` is not the same site as `127.0.0.1`.
+  const attack = `
+    <!doctype html><title>cute cats</title>
+    ${Array.from({ length: 15 }, (_, i) => `<img src="${admin}/admin/keys?cat=${i}" alt="">`).join('\n')}
+    <form id="f" method="POST" action="${admin}/admin/session" enctype="text/plain">
+      <input name='{"credential":"${credential}","x":"' value='"}'>
+    </form>
+    <script>
+      window.addEventListener('load', async () => {
+        // What a script may send anywhere without a preflight: text/plain, no custom header.
+        await fetch('${admin}/admin/session', { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ credential: '${credential}' }) }).catch(() => {});
+        document.title = 'sent';
+      });
+    </script>`;
+  const evil = http.createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end(attack);
+  });
+  await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const evilUrl = `http://localhost:${evil.address().port}/`;
+  try {
+    await step(
+      t,
+      'the page loads 15 admin images and posts the credential cross-site',
+      async () => {
+        // The answers (401 JSON) are kept from the page by Opaque Response Blocking, but the
+        // requests are sent; the issuer's metric below shows they arrived.
+        let sent = 0;
+        page.on('request', (request) => {
+          if (new URL(request.url()).pathname === '/admin/keys') sent += 1;
+        });
+        await page.goto(evilUrl);
+        await page.waitForFunction(() => document.title === 'sent');
+        assert.equal(sent, 15, 'every image was requested');
+        // The form: a cross-site text/plain POST; the browser shows the issuer's answer.
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.url() === `${admin}/admin/session` && r.request().method() === 'POST'),
+          page.evaluate(() => document.getElementById('f').submit()),
+        ]);
+        assert.equal(response.status(), 403);
+        assert.equal((await response.json()).error, 'csrf_failed');
+        assert.equal((await context.cookies(`${admin}/admin/session`)).length, 0, 'not signed in');
+      },
+      issuer,
+    );
+
+    await step(
+      t,
+      'nothing was counted towards a lockout, nor audited; the operator signs in from that address',
+      async () => {
+        // The bearer API from this same address (127.0.0.1) is not locked out…
+        const page1 = await adminApi(issuer, 'GET', '/admin/audit?order=desc&limit=1000');
+        const actions = page1.records.map((r) => r.action);
+        assert.ok(!actions.includes('admin.auth_failed'), `no failed authentication in the trail: ${actions}`);
+        assert.ok(!actions.includes('admin.session.created'), 'nobody signed in');
+        const metrics = await (await fetch(`${admin}/metrics`)).text();
+        const failures = Number(/^issuer_admin_auth_failures_total (\d+)/m.exec(metrics)?.[1]);
+        assert.ok(failures >= 15, `the refusals are counted in the metric (${failures})`);
+        // …and neither is the UI.
+        await page.goto(`${admin}/ui/`);
+        await byTestId('credential').fill(credential);
+        await byTestId('signin-submit').click();
+        await byTestId('page-clients').waitFor();
+        await shot('signin-after-cross-site-attempts');
+      },
+      issuer,
+    );
+  } finally {
+    evil.close();
+    await context.close();
+  }
+});
+
+test('several providers: the live keys and feed go to this issuer\'s provider only', { timeout: 120_000 }, async (t) => {
+  const issuer = await startIssuer('providers', { gateway: severalProvidersConfig });
+  ({ ctx: context, page } = await openPage(issuer));
+  await adminApi(issuer, 'POST', '/admin/clients', { client_id: 'svc.multi', scope: 'instruments:read' });
+  const { access_token: token } = await adminApi(issuer, 'POST', '/admin/clients/svc.multi/token', {});
+  // A token of the partner's: its signature cannot be checked here, it only has to decode.
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const partnerToken = [
+    b64({ alg: 'ES256', typ: 'at+jwt', kid: 'partner-key-1' }),
+    b64({ iss: PARTNER_ISSUER, sub: 'svc.partner', aud: 'quantjourney', iat: now, exp: now + 300, jti: 'p-1', scope: 'read' }),
+    Buffer.alloc(64, 7).toString('base64url'),
+  ].join('.');
+  const request = async (method, path, value) => {
+    await byTestId('verify-token').fill(value);
+    await byTestId('verify-method').selectOption(method);
+    await byTestId('verify-path').fill(path);
+    await explain();
+  };
+
+  try {
+    await step(
+      t,
+      'sign in',
+      async () => {
+        await page.goto(`${issuer.admin}/ui/#/verify`);
+        await byTestId('credential').fill(issuer.credential);
+        await byTestId('signin-submit').click();
+        await byTestId('page-verify').waitFor();
+        await byTestId('verifier-ready').waitFor();
+      },
+      issuer,
+    );
+
+    await step(
+      t,
+      'a token of this issuer on a route of its provider: ALLOW, the other provider named as unknown',
+      async () => {
+        await request('GET', '/api/v1/instruments', token);
+        assert.equal(await text('signature-verdict'), 'valid');
+        assert.equal(await text('decision-badge'), 'ALLOW', await byTestId('panel-decision').innerText());
+        assert.equal(await text('rule-index'), '#2');
+        assert.match(await text('foreign-providers'), /partner belongs to another issuer: their keys are not known to this issuer/);
+        await shot('verify-several-providers');
+      },
+      issuer,
+    );
+
+    await step(
+      t,
+      'a route of the other issuer\'s provider: what a gateway without its keys answers, said plainly',
+      async () => {
+        await request('GET', '/partner/orders', token);
+        assert.equal(await text('decision-badge'), 'DENY');
+        assert.equal(await text('decision-status'), '503');
+        assert.equal(await text('decision-code'), 'jwks_unavailable');
+        assert.equal(await text('rule-index'), '#1');
+        const note = await text('foreign-provider-note');
+        assert.match(note, /Keys not known to this issuer/);
+        assert.match(note, /partner\.example/);
+        assert.equal(await byTestId('decision-error-hint').count(), 0);
+
+        await request('GET', '/partner/orders', partnerToken);
+        assert.match(await text('signature-unknown-keys'), /cannot be checked here/);
+        assert.equal(await byTestId('signature-verdict').count(), 0, 'nothing claims the partner token is valid');
+        assert.equal(await text('decision-code'), 'jwks_unavailable');
+        await shot('verify-foreign-provider');
+      },
+      issuer,
+    );
+
+    await step(
+      t,
+      'an exact-path rule is shown as one',
+      async () => {
+        await request('GET', '/health', '');
+        assert.equal(await text('decision-badge'), 'ALLOW');
+        assert.equal(await text('rule-index'), '#0');
+        assert.match(await byTestId('rule').innerText(), /exact path\s+\/health/);
+      },
+      issuer,
+    );
+
+    await step(
+      t,
+      'an unusable document from this page is not called an invalid configuration',
+      async () => {
+        const feed = '**/admin/revocation-feed';
+        await page.route(feed, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ iss: 'https://elsewhere.example', generated_at: 0, tokens: [], clients: [] }) }));
+        try {
+          await request('GET', '/api/v1/instruments', token);
+        } finally {
+          await page.unroute(feed);
+        }
+        assert.equal(await text('decision-badge'), 'ERROR');
+        assert.match(await text('decision-code'), /^revocations_/);
+        const hint = await text('decision-error-hint');
+        assert.match(hint, /documents this page handed to the verifier/);
+        assert.doesNotMatch(hint, /refuse to load/);
+        await shot('verify-documents-unusable');
+      },
+      issuer,
+    );
+  } finally {
+    await context.close();
+  }
 });
 
 test('without a gateway configuration, and with the verifier package failing to load', { timeout: 120_000 }, async (t) => {

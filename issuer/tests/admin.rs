@@ -100,14 +100,16 @@ async fn every_admin_route_refuses_a_missing_or_wrong_credential() {
     assert_eq!(clients.as_array().map(Vec::len), Some(1));
     assert!(clients[0].get("disabled_at").is_none());
 
-    // Each refusal is audited, without the presented token.
+    // Each refusal of a presented credential is audited, without the presented token. A request
+    // with no credential at all is not: any web page can make a browser send one.
     let records = audit_records(&t, &token).await;
     let failures: Vec<&Value> = records
         .iter()
         .filter(|r| r["action"] == "admin.auth_failed")
         .collect();
-    assert_eq!(failures.len(), admin_routes().len() * 5);
+    assert_eq!(failures.len(), admin_routes().len() * 4);
     assert!(failures.iter().all(|r| r["outcome"] == "failure"));
+    assert!(failures.iter().all(|r| r["detail"]["reason"] != "missing"));
     assert!(
         failures
             .iter()
@@ -116,7 +118,7 @@ async fn every_admin_route_refuses_a_missing_or_wrong_credential() {
     let trail = serde_json::to_string(&records).unwrap_or_default();
     assert!(!trail.contains(&wrong) && !trail.contains(&revoked) && !trail.contains(&token));
 
-    // The failures are counted too.
+    // The failures are counted too, the requests without a credential included.
     let metrics = scrape(&t).await;
     assert_eq!(
         metrics.get("issuer_admin_auth_failures_total"),
@@ -222,6 +224,27 @@ async fn clients_are_created_listed_rotated_revoked_and_disabled() {
             reply.json()["error_description"]
                 .as_str()
                 .is_some_and(|d| !d.is_empty())
+        );
+    }
+    // Ids made only of dots would be resolved away in /admin/clients/{id}/...: refused, saying so.
+    for dots in [".", "..", "..."] {
+        let reply = t
+            .admin_call(
+                "POST",
+                "/admin/clients",
+                Some(&admin),
+                Some(&json!({"client_id": dots, "scope": "read"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{dots}");
+        assert_eq!(reply.json()["error"], "invalid_request", "{dots}");
+        let description = reply.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            description.contains("only of dots"),
+            "{dots}: {description}"
         );
     }
 
@@ -741,6 +764,53 @@ async fn failed_authentications_lock_the_source_address_out() {
     // After the lockout the address may try again.
     t.clock.advance(300);
     assert_eq!(from_peer(&t, attacker, &admin).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn requests_without_a_credential_lock_nobody_out() {
+    let t = TestIssuer::new().await;
+    let admin = t.admin_token().await;
+    let operator = [192, 0, 2, 7];
+    // What ten `<img src="http://127.0.0.1:8081/admin/keys">` on any web page make the
+    // operator's browser send: no Authorization header, no session cookie.
+    for _ in 0..25 {
+        let mut request = Request::get("/admin/keys")
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-dest", "image")
+            .body(Body::empty())
+            .expect("request");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((operator, 40_000))));
+        let reply = send(t.admin(), request).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "unauthorized");
+    }
+    // The operator is not locked out, nor even slowed down.
+    let ip = std::net::IpAddr::from(operator);
+    assert_eq!(
+        t.state
+            .admin_throttle
+            .check(&ip.to_string(), ip, START * 1000),
+        issuer::clients::Verdict::Allow
+    );
+    assert_eq!(from_peer(&t, operator, &admin).await.status, StatusCode::OK);
+    // Counted, but not audited: a page looping on them must not flood the trail.
+    let metrics = scrape(&t).await;
+    assert_eq!(metrics.get("issuer_admin_auth_failures_total"), Some(&25.0));
+    let records = audit_records(&t, &admin).await;
+    assert!(
+        !records.iter().any(|r| r["action"] == "admin.auth_failed"),
+        "{records:?}"
+    );
+    // A wrong credential still counts towards the lockout from that address.
+    for _ in 0..10 {
+        from_peer(&t, operator, "wrong").await;
+    }
+    assert_eq!(
+        from_peer(&t, operator, &admin).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// Parses a Prometheus text exposition (format 0.0.4) strictly enough to catch a malformed

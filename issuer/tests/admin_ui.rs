@@ -257,9 +257,24 @@ async fn the_verifier_package_is_served_from_memory() {
     std::fs::write(dir.path().join("verifier.d.ts"), "export {};\n").expect("write");
     std::fs::write(dir.path().join("package.json"), "{\"name\":\"verifier\"}").expect("write");
     std::fs::write(dir.path().join("not allowed.js"), "x").expect("write");
+    // The directory may be a shared build output: secrets and other files beside the package
+    // are never served.
+    std::fs::write(dir.path().join("master.key"), "0123456789abcdef").expect("write");
+    std::fs::write(dir.path().join(".env"), "ISSUER_MASTER_KEY=secret\n").expect("write");
+    std::fs::write(dir.path().join(".hidden.js"), "x").expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "x").expect("write");
     std::fs::create_dir(dir.path().join("snippets")).expect("mkdir");
     std::fs::write(dir.path().join("snippets").join("inner.js"), "x").expect("write");
     let package = VerifierPackage::load(dir.path()).expect("load");
+    assert_eq!(
+        package.names().collect::<Vec<_>>(),
+        [
+            "package.json",
+            "verifier.d.ts",
+            "verifier.js",
+            "verifier_bg.wasm"
+        ]
+    );
     t.state = t.state.clone().with_ui(UiResources {
         verifier: Some(package),
         gateway_config: None,
@@ -286,6 +301,11 @@ async fn the_verifier_package_is_served_from_memory() {
     assert_eq!(reply.body, wasm);
 
     for path in [
+        "/ui/verifier/master.key",
+        "/ui/verifier/.env",
+        "/ui/verifier/%2eenv",
+        "/ui/verifier/.hidden.js",
+        "/ui/verifier/notes.txt",
         "/ui/verifier/not%20allowed.js",
         "/ui/verifier/snippets",
         "/ui/verifier/snippets/inner.js",
@@ -393,6 +413,183 @@ async fn a_wrong_credential_is_refused_audited_and_throttled_like_a_bearer() {
     sign_in(&t, &token).await;
 }
 
+/// A sign-in from `peer` with these headers (besides `Host`) and body.
+async fn sign_in_from(
+    t: &TestIssuer,
+    peer: std::net::SocketAddr,
+    headers: &[(&str, &str)],
+    body: String,
+) -> Reply {
+    let mut request = Request::post("/admin/session").header(HOST, "127.0.0.1:8081");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request.body(Body::from(body)).expect("request");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    send(t.admin(), request).await
+}
+
+#[tokio::test]
+async fn a_sign_in_from_another_site_is_refused_before_the_throttle() {
+    let t = TestIssuer::new().await;
+    let token = t.admin_token().await;
+    let operator = std::net::SocketAddr::from(([192, 0, 2, 10], 40_000));
+    let json_type = ("content-type", "application/json");
+    let wrong = json!({ "credential": "wrong" }).to_string();
+    let right = json!({ "credential": token }).to_string();
+
+    // What another site's page can make the operator's browser send, again and again: refused
+    // 403 csrf_failed, the right credential included (no cookie is set).
+    let cross: [&[(&str, &str)]; 5] = [
+        &[json_type, ("origin", "http://evil.example")],
+        &[json_type, ("origin", "null")],
+        // Another port of this host is the same site, but not this origin.
+        &[json_type, ("origin", "http://127.0.0.1:8080")],
+        &[json_type, ("sec-fetch-site", "cross-site")],
+        &[
+            json_type,
+            ("origin", "http://127.0.0.1:8081"),
+            ("sec-fetch-site", "same-site"),
+        ],
+    ];
+    for _ in 0..3 {
+        for headers in cross {
+            for body in [&wrong, &right] {
+                let reply = sign_in_from(&t, operator, headers, body.clone()).await;
+                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{headers:?}");
+                assert_eq!(reply.json()["error"], "csrf_failed", "{headers:?}");
+                assert!(
+                    reply.json()["error_description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("sign-in refused")),
+                    "{}",
+                    text(&reply)
+                );
+                assert!(reply.header("set-cookie").is_none(), "{headers:?}");
+            }
+        }
+    }
+    // A form cannot send JSON: text/plain (the cross-site form trick), urlencoded, multipart or
+    // no type at all are refused 415, before anything is checked.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|c| ("content-type", c))
+            .into_iter()
+            .collect();
+        for body in [&wrong, &right] {
+            let reply = sign_in_from(&t, operator, &headers, body.clone()).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{content_type:?}"
+            );
+            assert_eq!(reply.json()["error"], "invalid_request");
+            assert!(reply.header("set-cookie").is_none());
+        }
+    }
+    // None of that was a failed sign-in: not audited, not counted, no lockout.
+    let records = common::audit_records(&t).await;
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["action"] == "admin.auth_failed" || r["action"] == "admin.csrf_failed"),
+        "{records:?}"
+    );
+    let metrics = text(&t.get(t.admin(), "/metrics").await);
+    assert!(
+        metrics.contains("issuer_admin_auth_failures_total 0"),
+        "{metrics}"
+    );
+    // The operator's own page (same origin, JSON, charset or not) signs in from that address.
+    for headers in [
+        &[json_type][..],
+        &[
+            ("content-type", "application/json; charset=utf-8"),
+            ("origin", "http://127.0.0.1:8081"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+    ] {
+        let reply = sign_in_from(&t, operator, headers, right.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{headers:?}: {}",
+            text(&reply)
+        );
+        assert!(reply.header("set-cookie").is_some());
+    }
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_session_the_browser_had() {
+    let t = TestIssuer::new().await;
+    let token = t.admin_token().await;
+    let first = sign_in(&t, &token).await;
+    let other = sign_in(&t, &token).await;
+
+    // A failed sign-in with the cookie leaves the session alone.
+    let request = Request::post("/admin/session")
+        .header(CONTENT_TYPE, "application/json")
+        .header(HOST, "127.0.0.1:8081")
+        .header(COOKIE, &first.cookie)
+        .body(Body::from(json!({"credential": "wrong"}).to_string()))
+        .expect("request");
+    assert_eq!(
+        send(t.admin(), request).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let still = as_browser(&t, "GET", "/admin/keys", &first, false, None).await;
+    assert_eq!(still.status, StatusCode::OK);
+
+    // Signing in again from the same browser (it sends its cookie): the old session ends.
+    let request = Request::post("/admin/session")
+        .header(CONTENT_TYPE, "application/json")
+        .header(HOST, "127.0.0.1:8081")
+        .header(
+            COOKIE,
+            format!("{}; issuer_admin_session=not-a-session", first.cookie),
+        )
+        .body(Body::from(json!({ "credential": token }).to_string()))
+        .expect("request");
+    let reply = send(t.admin(), request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", text(&reply));
+    let set_cookie = reply.header("set-cookie").expect("set-cookie");
+    let second = Browser {
+        cookie: set_cookie.split(';').next().expect("pair").to_owned(),
+        csrf: reply.json()["csrf"].as_str().expect("csrf").to_owned(),
+    };
+    assert_ne!(second.cookie, first.cookie);
+    for (method, path) in [("GET", "/admin/keys"), ("GET", "/admin/session")] {
+        let reply = as_browser(&t, method, path, &first, false, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let reply = as_browser(&t, "GET", "/admin/keys", &second, false, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Another browser's session is not this browser's to end.
+    let reply = as_browser(&t, "GET", "/admin/keys", &other, false, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(t.state.sessions.len(), 2);
+
+    // The sign-in's record names the session it replaced.
+    let records = common::audit_records(&t).await;
+    let created: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "admin.session.created")
+        .collect();
+    assert_eq!(created.len(), 3);
+    assert!(created[0]["detail"].get("replaced").is_none());
+    let replaced = &created[2]["detail"]["replaced"];
+    assert_eq!(replaced.as_array().map(Vec::len), Some(1), "{replaced}");
+    assert_eq!(replaced[0], created[0]["detail"]["session"]);
+}
+
 #[tokio::test]
 async fn signing_in_sets_a_strict_http_only_cookie_and_the_session_can_be_recovered() {
     let t = TestIssuer::new().await;
@@ -422,9 +619,20 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_the_session_can_be_recove
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
     let attributes: Vec<&str> = parts.collect();
-    for expected in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+    for expected in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+        "Max-Age=28800",
+    ] {
         assert!(attributes.contains(&expected), "{set_cookie}");
     }
+    // Only the API gets it: not the UI's files, nor anything else this host name serves.
+    assert_eq!(
+        attributes.iter().filter(|a| a.starts_with("Path=")).count(),
+        1,
+        "{set_cookie}"
+    );
     assert!(
         !set_cookie.to_ascii_lowercase().contains("secure"),
         "plain HTTP admin port: {set_cookie}"
@@ -609,6 +817,10 @@ async fn signing_out_ends_the_session() {
     let expired = out.header("set-cookie").expect("set-cookie");
     assert!(expired.starts_with("issuer_admin_session=;"), "{expired}");
     assert!(expired.contains("Max-Age=0"), "{expired}");
+    assert!(
+        expired.contains("; Path=/admin;"),
+        "the same path, or the browser keeps it: {expired}"
+    );
 
     for (method, path) in [("GET", "/admin/clients"), ("GET", "/admin/session")] {
         let reply = as_browser(&t, method, path, &browser, true, None).await;
@@ -921,7 +1133,10 @@ async fn the_revocation_feed_and_gateway_configuration_are_mirrored() {
         .admin_call("GET", "/admin/gateway-config", Some(&token), None)
         .await;
     assert_eq!(none.status, StatusCode::OK);
-    assert_eq!(none.json(), json!({"config": null, "source": null}));
+    assert_eq!(
+        none.json(),
+        json!({"config": null, "source": null, "issuer": ISSUER})
+    );
 
     let document = json!({
         "providers": {"local": {
@@ -949,8 +1164,10 @@ async fn the_revocation_feed_and_gateway_configuration_are_mirrored() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.json(),
-        json!({"config": document, "source": path.display().to_string()})
+        json!({"config": document, "source": path.display().to_string(), "issuer": ISSUER})
     );
+    // The issuer named there is the one the mirrored feed is for.
+    assert_eq!(mirrored.json()["iss"], reply.json()["issuer"]);
 
     // All of them need the credential.
     for path in [

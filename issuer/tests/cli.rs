@@ -125,6 +125,7 @@ fn client_create_validates_its_arguments() {
     let (_dir, db) = temp_db();
     for args in [
         &["client", "create", "bad id", "--scope", "read"][..],
+        &["client", "create", "..", "--scope", "read"],
         &["client", "create", "svc.a", "--scope", "  "],
         &["client", "create", "svc.a", "--scope", "re\"ad"],
         &["client", "create", "svc.a", "--scope", "read", "--ttl", "0"],

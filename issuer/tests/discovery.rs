@@ -120,7 +120,17 @@ async fn admin_lists_clients_without_secrets() {
     let key = &keys[0];
     assert_eq!(
         keys_of(key),
-        ["activated_at", "alg", "created_at", "kid", "status"]
+        [
+            "activated_at",
+            "alg",
+            "created_at",
+            "kid",
+            "retires_at",
+            "status"
+        ]
     );
     assert_eq!(key["status"], "current");
+    // When the scheduler will retire it: a full rotation period (the tests' 1 h) after it began
+    // signing.
+    assert_eq!(key["retires_at"], common::START + 3600);
 }

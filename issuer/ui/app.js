@@ -57,6 +57,9 @@ function adopt(data) {
 function forget() {
   session = null;
   setCsrf(null);
+  // The page on screen is no longer current: a request it still awaits (a token being minted…)
+  // must not put anything in `shared` or on screen when it completes.
+  renderSeq += 1;
   // Tokens handed between pages, the last minted one and the Verify page's input go too.
   for (const key of Object.keys(shared)) shared[key] = null;
 }

@@ -18,6 +18,12 @@ pub enum FieldError {
     /// The client id is empty, too long or uses a character outside `[A-Za-z0-9._:-]`.
     #[error("client_id must be 1 to 128 characters from A-Z a-z 0-9 . _ : -")]
     ClientId,
+    /// The client id is made only of dots: `.` and `..` cannot be named in a URL path (they
+    /// are resolved away), so such a client could never be managed through the admin API.
+    #[error(
+        "client_id cannot be made only of dots ('.', '..'): it could not be named in a URL; use at least one other character"
+    )]
+    ClientIdDots,
     /// The audience is empty, too long or not printable ASCII without spaces.
     #[error("audience must be 1 to 256 printable ASCII characters without spaces")]
     Audience,
@@ -31,12 +37,17 @@ pub enum FieldError {
 pub struct ClientId(String);
 
 impl ClientId {
-    /// Validates `text` as a client identifier.
+    /// Validates `text` as a client identifier: 1 to 128 characters from `[A-Za-z0-9._:-]`,
+    /// not only dots (a path segment `.` or `..` is resolved away by every URL parser, so the
+    /// admin API's `/admin/clients/{id}/...` could never reach such a client).
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let valid_char =
             |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
         if text.is_empty() || text.len() > MAX_CLIENT_ID_LEN || !text.bytes().all(valid_char) {
             return Err(FieldError::ClientId);
+        }
+        if text.bytes().all(|b| b == b'.') {
+            return Err(FieldError::ClientIdDots);
         }
         Ok(Self(text.to_owned()))
     }
@@ -109,6 +120,32 @@ mod tests {
         assert_eq!(ClientId::parse(""), Err(FieldError::ClientId));
         assert_eq!(ClientId::parse("svc warehouse"), Err(FieldError::ClientId));
         assert_eq!(ClientId::parse("svc/warehouse"), Err(FieldError::ClientId));
+    }
+
+    #[test]
+    fn client_id_is_not_only_dots() {
+        for dots in [".", "..", "...", &".".repeat(128)] {
+            assert_eq!(
+                ClientId::parse(dots),
+                Err(FieldError::ClientIdDots),
+                "{dots}"
+            );
+        }
+        assert_eq!(
+            ClientId::parse(&".".repeat(129)),
+            Err(FieldError::ClientId),
+            "too long first"
+        );
+        for fine in [".a", "a.", "..a", "a..", "._", ":.", "-..-"] {
+            assert!(ClientId::parse(fine).is_ok(), "{fine}");
+        }
+        assert!(
+            FieldError::ClientIdDots
+                .to_string()
+                .contains("only of dots"),
+            "{}",
+            FieldError::ClientIdDots
+        );
     }
 
     #[test]

@@ -92,6 +92,15 @@ pub(super) enum AdminError {
         "request refused by the CSRF checks ({0}): send the session's X-CSRF-Token from this origin"
     )]
     CsrfFailed(&'static str),
+    /// A sign-in that did not come from a page of this origin (the stable reason is given):
+    /// refused before the credential is looked at, so it is neither throttled nor audited.
+    #[error(
+        "sign-in refused by the CSRF checks ({0}): sign in from the admin UI's own page, at this origin"
+    )]
+    CrossSiteSignIn(&'static str),
+    /// A body that must be JSON was not sent as `Content-Type: application/json`.
+    #[error("send the body as JSON, with Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The body or a parameter is malformed or out of range.
     #[error("{0}")]
     InvalidRequest(String),
@@ -125,8 +134,10 @@ impl AdminError {
             Self::MissingCredential | Self::SessionRequired => "unauthorized",
             Self::InvalidCredential => "invalid_token",
             Self::Locked { .. } => "temporarily_locked",
-            Self::CsrfFailed(_) => "csrf_failed",
-            Self::InvalidRequest(_) | Self::PayloadTooLarge => "invalid_request",
+            Self::CsrfFailed(_) | Self::CrossSiteSignIn(_) => "csrf_failed",
+            Self::InvalidRequest(_) | Self::PayloadTooLarge | Self::UnsupportedMediaType => {
+                "invalid_request"
+            }
             Self::InvalidScope(_) => "invalid_scope",
             Self::ClientNotFound => "not_found",
             Self::ClientExists => "already_exists",
@@ -141,9 +152,10 @@ impl AdminError {
                 StatusCode::UNAUTHORIZED
             }
             Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            Self::CsrfFailed(_) | Self::CrossSiteSignIn(_) => StatusCode::FORBIDDEN,
             Self::InvalidRequest(_) | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ClientNotFound => StatusCode::NOT_FOUND,
             Self::ClientExists | Self::Conflict(..) => StatusCode::CONFLICT,
             Self::AuditFailed | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

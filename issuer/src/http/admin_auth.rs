@@ -8,11 +8,17 @@
 //!   The credential that signed in is checked against the database on every request, so
 //!   `issuer admin reset-credential` ends its sessions at once.
 //!
-//! Every presentation of the credential itself (a bearer header, a sign-in, or a request with
-//! neither) goes through one [`Attempt`]: throttled per source address, failures counted and
-//! audited. Requests with a session cookie are not: they present no credential, a session id
-//! has 256 bits so guessing one is hopeless, and an expired cookie left in a browser tab must
-//! not lock its operator out (nor a neighbour's typos slow the operator's session down).
+//! Every presentation of the credential itself (a bearer header or a sign-in) goes through one
+//! [`Attempt`]: throttled per source address, failures counted and audited. Requests with a
+//! session cookie are not: they present no credential, a session id has 256 bits so guessing
+//! one is hopeless, and an expired cookie left in a browser tab must not lock its operator out
+//! (nor a neighbour's typos slow the operator's session down).
+//!
+//! Nor are requests with no credential at all (no `Authorization` header, no session cookie):
+//! they are answered 401 and counted in `issuer_admin_auth_failures_total`, but neither
+//! throttled nor audited. Any web page can make a browser send them (ten
+//! `<img src="http://127.0.0.1:8081/admin/keys">` would otherwise lock the operator's address
+//! out, and a loop of them would flood the audit trail), and they guess nothing.
 
 use std::net::IpAddr;
 
@@ -198,8 +204,8 @@ pub(super) async fn require_admin(
         let uri = request.uri().clone();
         match check_session(&state, &peer, request.headers(), &method, &uri, &route).await {
             Ok(Some((_, session))) => Ok(session.credential_id),
-            // Neither a bearer header nor a session cookie: the usual "no credential".
-            Ok(None) => present(&state, peer, Err(Refusal::Missing), &route, &method).await,
+            // Neither a bearer header nor a session cookie: nothing was presented.
+            Ok(None) => Err(no_credential(&state, &peer, &route, &method)),
             Err(err) => Err(err),
         }
     };
@@ -212,6 +218,14 @@ pub(super) async fn require_admin(
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// The refusal of a request that presents no credential at all: counted in the metric, logged
+/// at debug, and neither throttled nor audited (see the module docs: any web page can send it).
+fn no_credential(state: &AppState, peer: &Peer, route: &str, method: &Method) -> AdminError {
+    state.metrics.count_admin_auth_failure();
+    tracing::debug!(source = %peer.label(), route, method = method.as_str(), "admin request without a credential refused");
+    AdminError::MissingCredential
 }
 
 /// One [`Attempt`] with `presented`, from its throttle check to its verdict.
@@ -296,23 +310,8 @@ fn csrf_check(
     method: &Method,
     uri: &Uri,
 ) -> Result<(), &'static str> {
-    if let Some(origin) = headers.get(ORIGIN) {
-        let host = headers
-            .get(HOST)
-            .and_then(|host| host.to_str().ok())
-            .or_else(|| uri.authority().map(|authority| authority.as_str()));
-        let same = match (origin.to_str(), host) {
-            (Ok(origin), Some(host)) => ["http://", "https://"].iter().any(|scheme| {
-                let part = |range: std::ops::Range<usize>| origin.get(range).unwrap_or_default();
-                !host.is_empty()
-                    && part(0..scheme.len()).eq_ignore_ascii_case(scheme)
-                    && part(scheme.len()..origin.len()).eq_ignore_ascii_case(host)
-            }),
-            _ => false,
-        };
-        if !same {
-            return Err("cross_origin");
-        }
+    if !origin_is_own(headers, uri) {
+        return Err("cross_origin");
     }
     if *method == Method::GET || *method == Method::HEAD {
         return Ok(());
@@ -327,6 +326,28 @@ fn csrf_check(
         // Two tokens: one of them is not the page's.
         (Some(_), Some(_)) => Err("wrong_csrf_token"),
     }
+}
+
+/// Whether every `Origin` the request carries (browsers send one on every POST, and on
+/// cross-origin requests) is this very host, `http://<Host>` or `https://<Host>`; true when
+/// there is none (scripts, and same-origin GETs).
+pub(super) fn origin_is_own(headers: &HeaderMap, uri: &Uri) -> bool {
+    let host = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()));
+    headers
+        .get_all(ORIGIN)
+        .iter()
+        .all(|origin| match (origin.to_str(), host) {
+            (Ok(origin), Some(host)) => ["http://", "https://"].iter().any(|scheme| {
+                let part = |range: std::ops::Range<usize>| origin.get(range).unwrap_or_default();
+                !host.is_empty()
+                    && part(0..scheme.len()).eq_ignore_ascii_case(scheme)
+                    && part(scheme.len()..origin.len()).eq_ignore_ascii_case(host)
+            }),
+            _ => false,
+        })
 }
 
 /// The values of every `issuer_admin_session` cookie the request carries (several `Cookie`
@@ -481,6 +502,18 @@ mod tests {
             check(Method::GET, &[("origin", "http://x")]),
             Err("cross_origin"),
             "no host"
+        );
+        assert_eq!(
+            check(
+                Method::GET,
+                &[
+                    host,
+                    ("origin", "http://127.0.0.1:8081"),
+                    ("origin", "http://evil.example")
+                ]
+            ),
+            Err("cross_origin"),
+            "every Origin must be ours"
         );
     }
 }

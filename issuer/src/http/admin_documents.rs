@@ -41,12 +41,17 @@ async fn revocation_feed(
     ))
 }
 
-/// `{"config": <the filter configuration>, "source": "<file>"}`, both `null` when the server
-/// was started without `--gateway-config`.
+/// `{"config": <the filter configuration>, "source": "<file>", "issuer": "<this issuer>"}`;
+/// `config` and `source` are `null` when the server was started without `--gateway-config`.
+///
+/// `issuer` is this issuer's identifier (the `iss` of its tokens and of its revocation feed):
+/// the UI hands the live JWKS and feed above only to the providers whose `issuer` it is, since
+/// a gateway gets another provider's keys and feed from that provider's issuer, not this one.
 async fn gateway_config(State(state): State<AppState>) -> Json<Value> {
     let loaded = state.ui.gateway_config.as_ref();
     Json(json!({
         "config": loaded.map(|loaded| &loaded.document),
         "source": loaded.map(|loaded| loaded.source.as_str()),
+        "issuer": state.issuer.as_str(),
     }))
 }

@@ -3,8 +3,11 @@
 //!
 //! Read once rather than per request: the files are a build artifact that does not change
 //! while the server runs, and serving from memory means no request ever names a path on disk.
-//! Only plain file names (`[A-Za-z0-9_.-]`, not `.` or `..`) directly in the directory are
-//! taken; subdirectories, links to directories and larger files are skipped with a warning.
+//! Only the package's own kinds of file directly in the directory are taken: names ending
+//! `.js`, `.wasm` or `.d.ts`, and `package.json`, made of `[A-Za-z0-9_.-]` and not starting
+//! with a dot. The directory may be a shared build output, so anything else (`.env`,
+//! `master.key`, notes, editor files) is never served; those are skipped and logged at debug.
+//! Subdirectories, links to directories and files larger than 8 MiB are skipped with a warning.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -60,11 +63,11 @@ impl VerifierPackage {
             let entry = entry.map_err(read_error)?;
             let path = entry.path();
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                tracing::warn!(file = %path.display(), "verifier package: skipped a file whose name is not UTF-8");
+                tracing::debug!(file = %path.display(), "verifier package: skipped a file whose name is not UTF-8");
                 continue;
             };
-            if !valid_name(&name) {
-                tracing::warn!(file = %path.display(), "verifier package: skipped a file whose name is not [A-Za-z0-9_.-]");
+            if !package_file_name(&name) {
+                tracing::debug!(file = %path.display(), "verifier package: skipped a file that is not part of a JS package (*.js, *.wasm, *.d.ts, package.json)");
                 continue;
             }
             match read_file(&path) {
@@ -106,14 +109,19 @@ impl VerifierPackage {
     }
 }
 
-/// `^[A-Za-z0-9_.-]+$`, and not `.` or `..`.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
+/// The suffixes of the files a wasm-bindgen package is made of (besides `package.json`).
+const PACKAGE_SUFFIXES: [&str; 3] = [".js", ".wasm", ".d.ts"];
+
+/// Whether `name` may be served: `^[A-Za-z0-9_-][A-Za-z0-9_.-]*$` (so never a dotfile, `.` or
+/// `..`), and either `package.json` or a name ending in one of [`PACKAGE_SUFFIXES`].
+fn package_file_name(name: &str) -> bool {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    // Not starting with a dot, a name ending in a suffix is longer than the suffix.
+    plain && (name == "package.json" || PACKAGE_SUFFIXES.iter().any(|s| name.ends_with(s)))
 }
 
 /// A regular file's bytes; `None` (with a warning) for a directory, something else or one too
@@ -145,18 +153,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_plain() {
+    fn only_package_files_with_plain_names_are_taken() {
         for good in [
             "verifier.js",
             "verifier_bg.wasm",
             "verifier.d.ts",
+            "verifier_bg.wasm.d.ts",
             "package.json",
-            "a-b",
+            "a-b.js",
         ] {
-            assert!(valid_name(good), "{good}");
+            assert!(package_file_name(good), "{good}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "ü.js", "a\\b"] {
-            assert!(!valid_name(bad), "{bad}");
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".env",
+            ".js",
+            ".wasm",
+            ".d.ts",
+            ".hidden.js",
+            "..js",
+            "master.key",
+            "a-b",
+            "README.md",
+            "verifier.ts",
+            "verifier.js.map",
+            "package.json.bak",
+            "other.json",
+            "Package.json",
+            "a/b.js",
+            "a b.js",
+            "ü.js",
+            "a\\b.js",
+        ] {
+            assert!(!package_file_name(bad), "{bad}");
         }
     }
 
@@ -166,7 +197,10 @@ mod tests {
         std::fs::write(dir.path().join("verifier.js"), b"export {}").expect("write");
         std::fs::write(dir.path().join("verifier_bg.wasm"), b"\0asm").expect("write");
         std::fs::write(dir.path().join("bad name.js"), b"x").expect("write");
+        std::fs::write(dir.path().join(".env"), b"SECRET=1").expect("write");
+        std::fs::write(dir.path().join("master.key"), b"k").expect("write");
         std::fs::create_dir(dir.path().join("snippets")).expect("mkdir");
+        std::fs::create_dir(dir.path().join("dir.js")).expect("mkdir");
         let package = VerifierPackage::load(dir.path()).expect("load");
         assert_eq!(
             package.names().collect::<Vec<_>>(),

@@ -145,6 +145,7 @@ function clientRow(client, { ctx, reload, showSecret }) {
       act('Mint token', {
         testid: 'client-mint',
         handler: async () => {
+          if (!ctx.isCurrent()) return;
           ctx.shared.mintClient = id;
           ctx.navigate('tokens');
         },

@@ -89,10 +89,12 @@ function mintCard(ctx, clientSelects, { onRevoked }) {
     const body = scope.value.trim() ? { scope: scope.value.trim().replace(/\s+/g, ' ') } : {};
     try {
       const data = await busy(submit, () => post(`/admin/clients/${seg(select.value)}/token`, body), 'Minting…');
+      // Signed out (or gone to another page) meanwhile: the token is dropped, not kept for later.
+      if (!ctx.isCurrent()) return;
       ctx.shared.lastMinted = { ...data, client_id: select.value };
       showMinted(output, ctx, ctx.shared.lastMinted, { onRevoked });
     } catch (err) {
-      errors.set(err);
+      if (ctx.isCurrent()) errors.set(err);
     }
   });
   if (ctx.shared.lastMinted) showMinted(output, ctx, ctx.shared.lastMinted, { onRevoked });
@@ -116,6 +118,7 @@ function showMinted(output, ctx, minted, { onRevoked }) {
   copy.addEventListener('click', () => copyText(token, status, textarea));
   const explain = h('button', { type: 'button', class: 'btn btn-primary btn-sm', testid: 'explain-minted' }, 'Verify & explain this token');
   explain.addEventListener('click', () => {
+    if (!ctx.isCurrent()) return;
     ctx.shared.pendingToken = token;
     ctx.navigate('verify');
   });

@@ -2,6 +2,11 @@
 // decodes a token, verifies it against the live JWKS, and says what the gateway's rules decide
 // for a request, step by step. The token never leaves this page: it is handed to the wasm module
 // in memory; only the JWKS, the revocation feed and the gateway configuration are fetched.
+//
+// The live JWKS and revocation feed are this issuer's: they stand in for what a gateway fetches
+// only for the providers whose `issuer` is this issuer. A provider of another issuer gets its
+// keys and feed from that issuer, which this page cannot reach, so it is given none: what is
+// explained for it is what a gateway that cannot get its keys does (503 jwks_unavailable).
 
 import { get } from '../api.js';
 import { card, errorBox, field, h, iso, loading, mono, pageHeader, peekJwt, relative, replace, scopes, TIME_CLAIMS } from '../util.js';
@@ -105,6 +110,7 @@ export async function render(root, ctx) {
   );
 
   const remember = () => {
+    if (!ctx.isCurrent()) return;
     ctx.shared.verifyInput = { token: token.value, method: method.value, path: path.value };
   };
   token.addEventListener('input', remember);
@@ -240,6 +246,8 @@ async function explainAll({ token, request, panels, verifierStatus }) {
 
   const config = configR.status === 'fulfilled' ? configR.value?.config ?? null : null;
   const configSource = configR.status === 'fulfilled' ? configR.value?.source ?? null : null;
+  // This issuer's identifier: the `iss` of its tokens and of its revocation feed.
+  const ownIssuer = configR.status === 'fulfilled' && typeof configR.value?.issuer === 'string' ? configR.value.issuer : null;
 
   // 1. Decoded.
   let decoded = null;
@@ -256,13 +264,15 @@ async function explainAll({ token, request, panels, verifierStatus }) {
   const claims = decoded && !decoded.error ? decoded.claims ?? {} : peekJwt(token)?.claims ?? {};
 
   // 2. Signature.
-  const providers = config && typeof config.providers === 'object' ? config.providers : {};
-  const providerName = pickProvider(providers, claims.iss);
+  const providers = config && typeof config.providers === 'object' && config.providers !== null ? config.providers : {};
+  const providerName = pickProvider(providers, claims.iss, ownIssuer);
   const provider = providerName ? providers[providerName] : null;
   if (!token) {
     replace(signatureBody, idle('No token to verify.'));
   } else if (!verifier) {
     replace(signatureBody, errorBox({ code: 'verifier_unavailable', message: 'Cannot verify: the verifier package is not loaded (see above).' }, 'signature-error'));
+  } else if (provider && isForeignRemote(provider, ownIssuer)) {
+    renderUnknownKeys(signatureBody, providerName, provider, ownIssuer);
   } else if (jwksR.status === 'rejected' && !(provider && provider.local_jwks)) {
     replace(signatureBody, errorBox(jwksR.reason, 'signature-error'));
   } else {
@@ -304,13 +314,20 @@ async function explainAll({ token, request, panels, verifierStatus }) {
   const warnings = [];
   const jwks = {};
   const revocations = {};
+  // Providers of other issuers: given neither keys nor feed, as said on the page.
+  const foreign = [];
   let feedP = null;
   for (const [name, p] of Object.entries(providers)) {
-    if (p && p.remote_jwks) {
+    if (!p || typeof p !== 'object') continue;
+    if (!isOwn(p, ownIssuer)) {
+      if (p.remote_jwks || p.revocations) foreign.push({ name, issuer: p.issuer, keys: Boolean(p.remote_jwks), feed: Boolean(p.revocations) });
+      continue;
+    }
+    if (p.remote_jwks) {
       if (jwksR.status === 'fulfilled') jwks[name] = jwksR.value.text;
       else warnings.push(`The live JWKS could not be fetched for provider ${name}: ${jwksR.reason.description ?? jwksR.reason.message}`);
     }
-    if (p && p.revocations) {
+    if (p.revocations) {
       feedP ??= get('/admin/revocation-feed', { text: true });
       try {
         revocations[name] = (await feedP).text;
@@ -327,14 +344,25 @@ async function explainAll({ token, request, panels, verifierStatus }) {
   } catch (err) {
     answer = { decision: 'error', status: null, error: { code: 'verifier_threw', message: String(err?.message ?? err) }, steps: [] };
   }
-  renderDecision(decisionBody, answer, { request, configSource, warnings });
+  renderDecision(decisionBody, answer, { request, configSource, warnings, foreign, ownIssuer });
 }
 
-/** The provider whose issuer is the token's `iss`, else the first one. */
-function pickProvider(providers, iss) {
+/** Whether `provider` is one of this issuer's: its keys and feed are the live ones. */
+function isOwn(provider, ownIssuer) {
+  return ownIssuer !== null && provider?.issuer === ownIssuer;
+}
+
+/** A provider that fetches its keys from an issuer other than this one. */
+function isForeignRemote(provider, ownIssuer) {
+  return Boolean(provider?.remote_jwks) && !isOwn(provider, ownIssuer);
+}
+
+/** The provider whose issuer is the token's `iss`, else this issuer's, else the first one. */
+function pickProvider(providers, iss, ownIssuer) {
   const names = Object.keys(providers ?? {});
   if (names.length === 0) return null;
-  return names.find((n) => providers[n] && providers[n].issuer === iss) ?? names[0];
+  const byIssuer = (wanted) => names.find((n) => providers[n] && typeof wanted === 'string' && providers[n].issuer === wanted);
+  return byIssuer(iss) ?? byIssuer(ownIssuer) ?? names[0];
 }
 
 function providerOptions(provider) {
@@ -417,6 +445,25 @@ function claimValue(key, value) {
   return h('code', {}, JSON.stringify(value));
 }
 
+/** The token is for a provider of another issuer: its keys are not known here. */
+function renderUnknownKeys(body, providerName, provider, ownIssuer) {
+  replace(
+    body,
+    h(
+      'div',
+      { class: 'alert alert-info', testid: 'signature-unknown-keys' },
+      h('strong', {}, 'Keys not known to this issuer. '),
+      'Provider ',
+      h('code', {}, providerName),
+      ' takes its keys from ',
+      h('code', {}, String(provider.issuer ?? '?')),
+      ', not from this issuer',
+      ownIssuer ? [' (', h('code', {}, ownIssuer), ')'] : '',
+      ', so the signature cannot be checked here. The gateway decision below is what a gateway without those keys would answer.',
+    ),
+  );
+}
+
 function renderSignature(body, result, { providerName, keySource, options, configured }) {
   const context = h(
     'p',
@@ -451,7 +498,50 @@ function renderSignature(body, result, { providerName, keySource, options, confi
   );
 }
 
-function renderDecision(body, answer, { request, configSource, warnings }) {
+/** Why explain answered `decision: "error"`, from its code: which input was at fault. */
+function errorHint(code) {
+  if (code === 'config_invalid') {
+    return 'The gateway configuration is not valid: Envoy would refuse to load it.';
+  }
+  if (code === 'options_invalid' || /^jwks_/.test(code) || /^revocations_/.test(code)) {
+    return 'The documents this page handed to the verifier (the live JWKS or revocation feed, as options to explain) could not be used, so no decision was made. This is not about the gateway configuration, nor what a gateway would answer.';
+  }
+  return 'The verifier could not explain this request, so no decision was made.';
+}
+
+/** What the page did for providers of other issuers, said plainly. */
+function foreignNote(foreign, answer, ownIssuer) {
+  if (!foreign.length) return null;
+  // What a gateway without the documents answers: keys are needed first, then the feed.
+  const outcome = (f) => (f.keys ? '503 jwks_unavailable' : '503 revocations_unavailable');
+  const decided = foreign.find((f) => f.name === answer?.provider);
+  if (decided) {
+    const missing = decided.keys && decided.feed ? 'its keys and revocation feed are' : decided.keys ? 'its keys are' : 'its revocation feed is';
+    return h(
+      'div',
+      { class: 'alert alert-info', testid: 'foreign-provider-note' },
+      h('strong', {}, decided.keys ? 'Keys not known to this issuer. ' : 'Revocation feed not known to this issuer. '),
+      'Provider ',
+      h('code', {}, decided.name),
+      ' belongs to ',
+      h('code', {}, String(decided.issuer ?? '?')),
+      ', not to this issuer',
+      ownIssuer ? [' (', h('code', {}, ownIssuer), ')'] : '',
+      `: ${missing} not known here, so this is what a gateway that cannot get them would answer (${outcome(decided)}), not what your gateway answers.`,
+    );
+  }
+  const keys = foreign.every((f) => f.keys);
+  return h(
+    'p',
+    { class: 'hint', testid: 'foreign-providers' },
+    `Provider${foreign.length > 1 ? 's' : ''} `,
+    foreign.map((f, i) => [i ? ', ' : '', h('code', {}, f.name)]),
+    foreign.length > 1 ? ' belong' : ' belongs',
+    ` to another issuer: ${keys ? 'their keys are' : 'their keys or revocation feeds are'} not known to this issuer, so requests they check are explained as a gateway without them would answer (${keys ? '503 jwks_unavailable' : '503'}).`,
+  );
+}
+
+function renderDecision(body, answer, { request, configSource, warnings, foreign = [], ownIssuer = null }) {
   const decision = String(answer?.decision ?? 'error');
   const status = answer?.status;
   const err = answer?.error ?? null;
@@ -477,9 +567,10 @@ function renderDecision(body, answer, { request, configSource, warnings }) {
   );
   const parts = [banner];
   if (decision === 'error') {
-    parts.push(h('p', { class: 'hint' }, 'The gateway configuration itself is not valid: Envoy would refuse to load it.'));
+    parts.push(h('p', { class: 'hint', testid: 'decision-error-hint' }, errorHint(String(err?.code ?? ''))));
   }
   for (const warning of warnings) parts.push(h('div', { class: 'alert alert-warn', role: 'alert' }, warning));
+  parts.push(foreignNote(foreign, answer, ownIssuer));
   if (answer?.www_authenticate) {
     parts.push(h('div', { class: 'header-line' }, h('span', { class: 'header-name' }, 'WWW-Authenticate: '), h('code', { testid: 'www-authenticate' }, answer.www_authenticate)));
   }
@@ -495,7 +586,8 @@ function ruleBlock(rule, provider) {
     return h('div', { class: 'rule rule-none', testid: 'rule' }, h('span', { class: 'rule-label' }, 'Rule'), h('span', {}, 'No rule matches this request: denied by default.'));
   }
   const match = rule.match ?? {};
-  const where = match.prefix !== undefined ? ['prefix ', h('code', {}, match.prefix)] : match.exact !== undefined ? ['exact ', h('code', {}, match.exact)] : match.path !== undefined ? ['path ', h('code', {}, match.path)] : ['any path'];
+  // explain reports a rule's `match` as written: `prefix`, or `path` for an exact path.
+  const where = match.prefix !== undefined ? ['prefix ', h('code', {}, match.prefix)] : match.path !== undefined ? ['exact path ', h('code', {}, match.path)] : ['any path'];
   const methods = Array.isArray(match.methods) && match.methods.length ? match.methods.join(' ') : 'any method';
   let requires;
   if (rule.public) {
