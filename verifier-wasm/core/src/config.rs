@@ -65,6 +65,17 @@ pub struct Provider {
     pub revocations: Option<RevocationFeed>,
 }
 
+impl Provider {
+    /// The keys given in the configuration (`local_jwks`); `None` for a `remote_jwks` provider,
+    /// whose keys are the host's to fetch.
+    pub fn local_jwks(&self) -> Option<&Jwks> {
+        match &self.keys {
+            KeySource::Local(jwks) => Some(jwks),
+            KeySource::Remote(_) => None,
+        }
+    }
+}
+
 /// Where a provider's keys come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeySource {

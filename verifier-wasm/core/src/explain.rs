@@ -239,7 +239,7 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
         token: token.and_then(|t| decode(t).ok()),
         steps: Vec::new(),
     };
-    let failed_at = match &decision {
+    match &decision {
         Decision::Allow {
             identity,
             strip_authorization,
@@ -253,20 +253,15 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
                     .map(|(name, value)| (name.to_string(), value.to_string()))
                     .collect()
             });
-            None
         }
         Decision::Deny(denial) => {
             explanation.decision = Verdict::Deny;
             explanation.status = Some(denial.status);
             explanation.error = Some(ErrorReport::from(&denial.error));
             explanation.www_authenticate = denial.www_authenticate.clone();
-            Some(stage(&denial.error))
         }
-        Decision::Wait { .. } => {
-            explanation.decision = Verdict::Wait;
-            None
-        }
-    };
+        Decision::Wait { .. } => explanation.decision = Verdict::Wait,
+    }
     let walk = Walk {
         config,
         keys,
@@ -277,7 +272,6 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
             Decision::Deny(denial) => Some(&denial.error),
             _ => None,
         },
-        failed_at,
         waiting_at: match &decision {
             Decision::Wait {
                 awaiting: Awaiting::Keys,
@@ -323,8 +317,8 @@ struct Walk<'a, K> {
     request: &'a Request<'a>,
     token: Option<&'a str>,
     now: u64,
+    /// Why the gateway denies, if it does; [`stage`] says at which check.
     failure: Option<&'a VerifyError>,
-    failed_at: Option<StepName>,
     /// The check the gateway would hold the request at.
     waiting_at: Option<StepName>,
 }
@@ -462,9 +456,9 @@ impl<K: Keys> Walk<'_, K> {
     /// Records `name` as passed (before the failing check), failed (at it) or skipped (after it,
     /// or from where the gateway would wait). A failed step's detail is the error's message.
     fn push(&self, out: &mut Explanation, name: StepName, pass_detail: String) {
-        let (outcome, detail) = match (self.failed_at, self.failure) {
-            (Some(at), Some(error)) if at == name => (Outcome::Fail, error.to_string()),
-            (Some(at), _) if at < name => (Outcome::Skip, "not reached".to_string()),
+        let (outcome, detail) = match self.failure.map(|error| (stage(error), error)) {
+            Some((at, error)) if at == name => (Outcome::Fail, error.to_string()),
+            Some((at, _)) if at < name => (Outcome::Skip, "not reached".to_string()),
             _ if self.waiting_at.is_some_and(|at| at <= name) => (
                 Outcome::Skip,
                 "the gateway holds the request until the provider's keys or revocation feed arrive"

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use verifier_core::refresh::Freshness;
 use verifier_core::{
-    Awaiting, Config, FeedState, KeySource, KeyState, Keys, ProviderFeed, ProviderKeys,
-    RefreshPolicy, TokenCache,
+    Awaiting, Config, FeedState, KeyState, Keys, ProviderFeed, ProviderKeys, RefreshPolicy,
+    TokenCache,
 };
 
 use crate::host;
@@ -117,10 +117,7 @@ impl Keys for State {
             .config
             .as_ref()
             .and_then(|c| c.providers.get(provider))
-            .and_then(|p| match &p.keys {
-                KeySource::Local(jwks) => Some(jwks),
-                KeySource::Remote(_) => None,
-            });
+            .and_then(|p| p.local_jwks());
         match (local, self.remotes.get(provider)) {
             (Some(jwks), _) => KeyState::Ready(jwks),
             (None, Some(remote)) => remote.keys.state(),

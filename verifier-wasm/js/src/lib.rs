@@ -116,11 +116,9 @@ fn verify_value(token: &JsValue, jwks: &JsValue, options: &JsValue) -> Result<Va
         .ok_or(Failure::Internal(
             "the provider built from options is missing",
         ))?;
-    let verifier_core::KeySource::Local(keys) = &provider.keys else {
-        return Err(Failure::Internal(
-            "the provider built from options has no local keys",
-        ));
-    };
+    let keys = provider.local_jwks().ok_or(Failure::Internal(
+        "the provider built from options has no local keys",
+    ))?;
     let verified = verifier_core::verify(&token, provider, keys, now)?;
     Ok(json!({
         "valid": true,

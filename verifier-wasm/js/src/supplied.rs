@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use verifier_core::{Config, FeedState, Jwks, KeySource, KeyState, Keys, Revocations};
+use verifier_core::{Config, FeedState, Jwks, KeyState, Keys, Revocations};
 
 use crate::failure::Failure;
 
@@ -48,7 +48,7 @@ impl<'c> Supplied<'c> {
             let provider = self.config.providers.get(name).ok_or_else(|| {
                 Failure::Options(format!("{field}: the configuration has no such provider"))
             })?;
-            if let KeySource::Local(_) = provider.keys {
+            if provider.local_jwks().is_some() {
                 return Err(Failure::Options(format!(
                     "{field}: the provider has local_jwks; its keys come from the configuration"
                 )));
@@ -103,10 +103,7 @@ impl Keys for Supplied<'_> {
             .config
             .providers
             .get(provider)
-            .and_then(|p| match &p.keys {
-                KeySource::Local(jwks) => Some(jwks),
-                KeySource::Remote(_) => None,
-            });
+            .and_then(|p| p.local_jwks());
         match local.or_else(|| self.jwks.get(provider)) {
             Some(jwks) => KeyState::Ready(jwks),
             None => KeyState::Unavailable,
