@@ -34,13 +34,11 @@
 //! Every failure has a stable [`code`](AssertionError::code); the caller answers all of them
 //! with `invalid_client` (RFC 6749 §5.2) and keeps the code for its logs.
 
-use serde_json::{Value, json};
-use verifier_core::alg::PublicKey;
-use verifier_core::jwks::Skipped;
-use verifier_core::limits::DEFAULT_CLOCK_SKEW_SECONDS;
+use serde_json::Value;
+use verifier_core::defaults::DEFAULT_CLOCK_SKEW_SECONDS;
 use verifier_core::{
-    Algorithm, Claims, Config, ConfigError, Jwks, JwksError, KeySource, Provider, Unverified,
-    VerifyError, compact,
+    Algorithm, Claims, Jwks, JwksError, Provider, PublicKey, Skipped, Unverified, VerifyError,
+    compact,
 };
 
 use super::ClientId;
@@ -136,9 +134,6 @@ pub enum AssertionError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The verifier core refused the policy built for the client (a bug, not the client's).
-    #[error("cannot build the verification policy: {0}")]
-    Policy(ConfigError),
 }
 
 impl AssertionError {
@@ -154,7 +149,6 @@ impl AssertionError {
             Self::TypInvalid { .. } => "typ_invalid",
             Self::AudienceNotSole => "audience_not_sole",
             Self::JtiInvalid { .. } => "jti_invalid",
-            Self::Policy(_) => "assertion_policy_invalid",
         }
     }
 }
@@ -166,10 +160,8 @@ impl AssertionError {
 #[derive(Debug, Clone)]
 pub struct ClientKeys {
     jwks: Jwks,
-    /// The verifier's policy for this client's keys; `issuer`, `audiences` and the time bounds
-    /// are set per assertion. Made through [`Config`] rather than as a struct literal, so
-    /// fields the verifier adds later take their documented defaults here too.
-    template: Provider,
+    /// The algorithms the keys are pinned to, sorted and without repeats.
+    algorithms: Vec<Algorithm>,
 }
 
 impl ClientKeys {
@@ -199,13 +191,12 @@ impl ClientKeys {
             }
             .into());
         }
-        let template = template_provider(document, &algorithms)?;
-        Ok(Self { jwks, template })
+        Ok(Self { jwks, algorithms })
     }
 
     /// The algorithms the client may sign assertions with.
     pub fn algorithms(&self) -> &[Algorithm] {
-        &self.template.algorithms
+        &self.algorithms
     }
 }
 
@@ -218,38 +209,6 @@ fn implied_alg(key: &PublicKey) -> Option<Algorithm> {
         // RSA admits six algorithms; ML-DSA keys always carry their alg (the verifier insists).
         _ => None,
     }
-}
-
-/// The provider a client's assertions are verified against, with placeholder `iss`/`aud`.
-fn template_provider(document: &str, algorithms: &[Algorithm]) -> Result<Provider, AssertionError> {
-    const NAME: &str = "client";
-    let names: Vec<&str> = algorithms.iter().map(|alg| alg.name()).collect();
-    let config = json!({
-        "providers": {
-            NAME: {
-                "issuer": "set-per-assertion",
-                "audiences": ["set-per-assertion"],
-                "algorithms": names,
-                // Checked here instead: the verifier knows only "this typ" or "any typ".
-                "typ": null,
-                "local_jwks": document,
-            }
-        },
-        "rules": [{"match": {"prefix": "/"}, "public": true}],
-    });
-    let mut provider = Config::from_value(&config)
-        .map_err(AssertionError::Policy)?
-        .providers
-        .remove(NAME)
-        .ok_or_else(|| {
-            AssertionError::Policy(ConfigError {
-                path: NAME.to_owned(),
-                message: "provider missing from its own configuration".to_owned(),
-            })
-        })?;
-    // The pinned keys are passed to each verification; no second copy is kept here.
-    provider.keys = KeySource::Local(Jwks::default());
-    Ok(provider)
 }
 
 /// Reads the client id from an assertion WITHOUT verifying it, to find whose keys to verify
@@ -331,11 +290,15 @@ fn verify_peeked(
     if client_id_hint.is_some_and(|hint| hint != client_id.as_str()) {
         return Err(AssertionError::ClientIdMismatch);
     }
-    let mut provider = keys.template.clone();
-    provider.issuer = client_id.as_str().to_owned();
-    provider.audiences = vec![issuer.to_owned()];
-    provider.clock_skew_seconds = policy.clock_skew_secs;
-    provider.max_lifetime_seconds = policy.max_lifetime_secs;
+    // `typ` is checked here instead: the verifier knows only "this typ" or "any typ".
+    let provider = Provider::builder(client_id.as_str())
+        .name("client")
+        .audiences([issuer])
+        .algorithms(&keys.algorithms)
+        .typ(None)
+        .clock_skew_seconds(policy.clock_skew_secs)
+        .max_lifetime_seconds(policy.max_lifetime_secs)
+        .build();
 
     let unverified = Unverified::parse(assertion, &provider)?;
     check_typ(unverified.header.typ.as_deref())?;
@@ -423,7 +386,7 @@ mod tests {
         EdDSAKeyPairLike as _, HS256Key, HeaderOptions, JWTClaims, MACLike as _, PS256KeyPair,
         RS256KeyPair, RSAKeyPairLike as _,
     };
-    use serde_json::Map;
+    use serde_json::{Map, json};
 
     use super::*;
 

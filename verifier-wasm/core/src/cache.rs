@@ -14,16 +14,11 @@ use alloc::string::String;
 use sha2::{Digest as _, Sha256};
 
 use crate::claims::Lifetime;
-use crate::decision::Identity;
+use crate::defaults::{DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_ENTRIES};
+use crate::identity::Identity;
 
 /// SHA-256 of the token: the cache key. A token is never stored.
 pub type TokenDigest = [u8; 32];
-
-/// Default most entries held.
-pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
-
-/// Default most bytes (estimated) held.
-pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// Bookkeeping per entry beyond its strings, for the byte bound (two map nodes, the dates).
 const ENTRY_OVERHEAD: usize = 160;
@@ -40,8 +35,8 @@ pub struct CacheLimits {
 impl Default for CacheLimits {
     fn default() -> Self {
         CacheLimits {
-            max_entries: DEFAULT_MAX_ENTRIES,
-            max_bytes: DEFAULT_MAX_BYTES,
+            max_entries: DEFAULT_CACHE_MAX_ENTRIES,
+            max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 }

@@ -4,10 +4,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
-use crate::config::Provider;
 use crate::error::VerifyError;
 use crate::json;
 use crate::limits::MAX_JSON_DEPTH;
+use crate::policy::Provider;
 
 /// Claims RFC 9068 §2.2 requires of an access token; enforced when the provider pins `typ`.
 const ACCESS_TOKEN_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"];
@@ -81,7 +81,7 @@ impl Claims {
             Some(iss) => return Err(VerifyError::IssuerMismatch { iss: iss.clone() }),
             None => return Err(VerifyError::ClaimMissing { claim: "iss" }),
         }
-        if !self.aud.iter().any(|a| provider.audiences.contains(a)) {
+        if !provider.accepts_audience(&self.aud) {
             return Err(VerifyError::AudienceMismatch);
         }
         self.validate_time(provider, now)?;

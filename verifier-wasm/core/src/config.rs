@@ -14,16 +14,19 @@ use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::cache::CacheLimits;
+use crate::defaults::{
+    DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_JWKS_REFRESH_SECONDS,
+    DEFAULT_JWKS_WAIT_MS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_REVOCATION_BYTES,
+    DEFAULT_MAX_STALE_SECONDS, DEFAULT_REALM, DEFAULT_REFETCH_COOLDOWN_SECONDS,
+    DEFAULT_REVOCATION_REFRESH_SECONDS, DEFAULT_TYP,
+};
 use crate::json;
 use crate::jwks::Jwks;
 use crate::limits::{
-    DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_REVOCATION_BYTES,
     MAX_CLOCK_SKEW_SECONDS, MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_REVOCATION_BYTES,
 };
+use crate::policy::{FetchTarget, KeySource, Provider, RemoteJwks, RevocationFeed};
 use crate::rules::{Matcher, PathMatch, Requirement, Rule};
-
-/// The `typ` a provider requires unless told otherwise (RFC 9068 §2.1).
-pub const DEFAULT_TYP: &str = "at+jwt";
 
 /// The whole filter configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,95 +41,6 @@ pub struct Config {
     pub jwks_wait_ms: u64,
     /// Bounds of the verified-token cache.
     pub token_cache: CacheLimits,
-}
-
-/// One trusted issuer and the policy its tokens must meet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Provider {
-    /// The provider's name in the configuration.
-    pub name: String,
-    /// The exact `iss` its tokens carry.
-    pub issuer: String,
-    /// Accepted `aud` values; a token must name at least one.
-    pub audiences: Vec<String>,
-    /// Algorithms accepted, whatever the token says.
-    pub algorithms: Vec<Algorithm>,
-    /// Required `typ`, or `None` to accept any (for third-party issuers).
-    pub typ: Option<String>,
-    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
-    pub clock_skew_seconds: u64,
-    /// Longest accepted token lifetime, in seconds.
-    pub max_lifetime_seconds: u64,
-    /// Whether the `Authorization` header is passed upstream.
-    pub forward: bool,
-    /// Where the keys come from.
-    pub keys: KeySource,
-    /// The revocation feed its tokens are checked against after they verify, if any.
-    pub revocations: Option<RevocationFeed>,
-}
-
-impl Provider {
-    /// The keys given in the configuration (`local_jwks`); `None` for a `remote_jwks` provider,
-    /// whose keys are the host's to fetch.
-    pub fn local_jwks(&self) -> Option<&Jwks> {
-        match &self.keys {
-            KeySource::Local(jwks) => Some(jwks),
-            KeySource::Remote(_) => None,
-        }
-    }
-}
-
-/// Where a provider's keys come from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KeySource {
-    /// Keys given in the configuration.
-    Local(Jwks),
-    /// Keys fetched by the host from an Envoy cluster.
-    Remote(RemoteJwks),
-}
-
-/// A JWKS fetched over HTTP through an Envoy cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteJwks {
-    /// The Envoy cluster to send the request to.
-    pub cluster: String,
-    /// The request path, e.g. `/.well-known/jwks.json`.
-    pub path: String,
-    /// The `:authority` to send; defaults to the cluster name.
-    pub authority: String,
-    /// How long one fetch may take, in milliseconds.
-    pub timeout_ms: u64,
-    /// How often the keys are refreshed, in seconds.
-    pub refresh_seconds: u64,
-    /// Least time between two fetches forced by tokens with an unknown `kid`, in seconds.
-    pub refetch_cooldown_seconds: u64,
-    /// How long keys stay usable past their freshness while the endpoint fails, in seconds;
-    /// after that the provider fails closed (503) until a fetch succeeds.
-    pub max_stale_seconds: u64,
-}
-
-/// Default interval between two fetches of a revocation feed, in seconds.
-pub const DEFAULT_REVOCATION_REFRESH_SECONDS: u64 = 5;
-
-/// A revocation feed fetched over HTTP through an Envoy cluster, on its own schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationFeed {
-    /// The Envoy cluster to send the request to.
-    pub cluster: String,
-    /// The request path, e.g. `/oauth/revocations`.
-    pub path: String,
-    /// The `:authority` to send; defaults to the cluster name.
-    pub authority: String,
-    /// How long one fetch may take, in milliseconds.
-    pub timeout_ms: u64,
-    /// How often the feed is fetched, in seconds: the longest a revocation goes unnoticed while
-    /// the feed endpoint answers.
-    pub refresh_seconds: u64,
-    /// How old (since its fetch) the last good feed may grow while fetches fail, in seconds;
-    /// after that the provider's tokens get 503 until a fetch succeeds.
-    pub max_stale_seconds: u64,
-    /// Largest accepted feed document, in bytes.
-    pub max_bytes: usize,
 }
 
 /// A configuration that cannot be used, and the field that says so.
@@ -199,7 +113,7 @@ impl Config {
             ));
         }
         let realm = match root.optional("realm") {
-            None => "service".to_owned(),
+            None => DEFAULT_REALM.to_owned(),
             Some(v) => {
                 let realm = string(&root.path("realm"), v)?;
                 if !realm
@@ -215,7 +129,7 @@ impl Config {
             }
         };
         let jwks_wait_ms = match root.optional("jwks_wait_ms") {
-            None => 3_000,
+            None => DEFAULT_JWKS_WAIT_MS,
             Some(v) => integer(&root.path("jwks_wait_ms"), v, 1, 60_000)?,
         };
         let token_cache = match root.optional("token_cache") {
@@ -258,6 +172,15 @@ impl Config {
         self.providers
             .values()
             .filter_map(|p| p.revocations.as_ref().map(|feed| (p, feed)))
+    }
+}
+
+impl Provider {
+    /// Reads one provider object as the configuration writes it (`issuer`, `audiences`,
+    /// `local_jwks`, ...), without a configuration around it; errors name the member
+    /// (`audiences[0]`).
+    pub fn from_value(name: &str, value: &Value) -> Result<Provider, ConfigError> {
+        provider("", name, value)
     }
 }
 
@@ -341,6 +264,7 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         name: name.to_owned(),
         issuer,
         audiences,
+        any_audience: false,
         algorithms,
         typ,
         clock_skew_seconds,
@@ -375,24 +299,21 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
             "max_stale_seconds",
         ],
     )?;
-    let (cluster, request_path, authority, timeout_ms) = fetch_target(&mut o)?;
+    let target = fetch_target(&mut o)?;
     let refresh_seconds = match o.optional("refresh_seconds") {
-        None => 300,
+        None => DEFAULT_JWKS_REFRESH_SECONDS,
         Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
     };
     let refetch_cooldown_seconds = match o.optional("refetch_cooldown_seconds") {
-        None => crate::refresh::DEFAULT_REFETCH_COOLDOWN_SECONDS,
+        None => DEFAULT_REFETCH_COOLDOWN_SECONDS,
         Some(v) => integer(&o.path("refetch_cooldown_seconds"), v, 1, 3600)?,
     };
     let max_stale_seconds = match o.optional("max_stale_seconds") {
-        None => crate::refresh::DEFAULT_MAX_STALE_SECONDS,
+        None => DEFAULT_MAX_STALE_SECONDS,
         Some(v) => integer(&o.path("max_stale_seconds"), v, 0, 7 * 24 * 3600)?,
     };
     Ok(RemoteJwks {
-        cluster,
-        path: request_path,
-        authority,
-        timeout_ms,
+        target,
         refresh_seconds,
         refetch_cooldown_seconds,
         max_stale_seconds,
@@ -413,13 +334,13 @@ fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigEr
             "max_bytes",
         ],
     )?;
-    let (cluster, request_path, authority, timeout_ms) = fetch_target(&mut o)?;
+    let target = fetch_target(&mut o)?;
     let refresh_seconds = match o.optional("refresh_seconds") {
         None => DEFAULT_REVOCATION_REFRESH_SECONDS,
         Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
     };
     let max_stale_seconds = match o.optional("max_stale_seconds") {
-        None => crate::refresh::DEFAULT_MAX_STALE_SECONDS.max(refresh_seconds),
+        None => DEFAULT_MAX_STALE_SECONDS.max(refresh_seconds),
         Some(v) => integer(&o.path("max_stale_seconds"), v, 1, 7 * 24 * 3600)?,
     };
     // The age limit counts from the fetch, so a shorter one than the interval would drop every
@@ -435,10 +356,7 @@ fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigEr
         Some(v) => bounded(&o.path("max_bytes"), v, 1024, MAX_REVOCATION_BYTES as u64)?,
     };
     Ok(RevocationFeed {
-        cluster,
-        path: request_path,
-        authority,
-        timeout_ms,
+        target,
         refresh_seconds,
         max_stale_seconds,
         max_bytes,
@@ -447,7 +365,7 @@ fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigEr
 
 /// The members that say where a document is fetched from, shared by `remote_jwks` and
 /// `revocations`: cluster, path, authority (the cluster by default) and timeout.
-fn fetch_target(o: &mut Obj<'_>) -> Result<(String, String, String, u64), ConfigError> {
+fn fetch_target(o: &mut Obj<'_>) -> Result<FetchTarget, ConfigError> {
     let cluster = string(&o.path("cluster"), o.required("cluster")?)?;
     let request_path = string(&o.path("path"), o.required("path")?)?;
     // The path becomes a request header; a control character there is an injection.
@@ -462,10 +380,15 @@ fn fetch_target(o: &mut Obj<'_>) -> Result<(String, String, String, u64), Config
         Some(v) => string(&o.path("authority"), v)?,
     };
     let timeout_ms = match o.optional("timeout_ms") {
-        None => 5_000,
+        None => DEFAULT_FETCH_TIMEOUT_MS,
         Some(v) => integer(&o.path("timeout_ms"), v, 1, 60_000)?,
     };
-    Ok((cluster, request_path, authority, timeout_ms))
+    Ok(FetchTarget {
+        cluster,
+        path: request_path,
+        authority,
+        timeout_ms,
+    })
 }
 
 fn rule(

@@ -9,10 +9,11 @@ use alloc::vec::Vec;
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
 use crate::error::{Untrusted, VerifyError};
-use crate::jwks::Jwks;
-use crate::revocation::{Revocations, TokenRef};
+use crate::identity::Identity;
+use crate::keys::{FeedState, KeyState, Keys};
+use crate::revocation::TokenRef;
 use crate::rules::{self, Requirement};
-use crate::verify::{Failure, Unverified, Verified};
+use crate::verify::{Failure, Unverified};
 
 /// The parts of a request the decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -23,48 +24,6 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// The `Authorization` header, if there is exactly one.
     pub authorization: Option<&'a str>,
-}
-
-/// The state of a provider's keys, as the host knows it.
-#[derive(Debug, Clone, Copy)]
-pub enum KeyState<'a> {
-    /// Keys are available.
-    Ready(&'a Jwks),
-    /// No keys yet, and a fetch is under way: the request may wait.
-    Pending,
-    /// No keys, and none are coming soon: refuse with 503.
-    Unavailable,
-}
-
-/// The state of a provider's revocation feed, as the host knows it.
-#[derive(Debug, Clone, Copy)]
-pub enum FeedState<'a> {
-    /// A feed is available.
-    Ready(&'a Revocations),
-    /// No feed yet, and a fetch is under way: the request may wait.
-    Pending,
-    /// No usable feed, and none is coming soon: refuse with 503.
-    Unavailable,
-}
-
-/// Gives the decision access to each provider's current keys and revocation feed.
-pub trait Keys {
-    /// The key state of the named provider.
-    fn state(&self, provider: &str) -> KeyState<'_>;
-
-    /// The revocation feed of the named provider; asked only for providers configured with
-    /// `revocations`. Hosts that fetch no feeds keep the default, and such providers fail closed.
-    fn revocations(&self, provider: &str) -> FeedState<'_> {
-        let _ = provider;
-        FeedState::Unavailable
-    }
-
-    /// Whether a token naming a `kid` the provider's keys lack may wait for a refetch at `now`
-    /// (Unix seconds). Hosts that cannot refetch say no, and such a token is refused at once.
-    fn may_refetch(&self, provider: &str, now: u64) -> bool {
-        let _ = (provider, now);
-        false
-    }
 }
 
 /// What the host must do with the request.
@@ -107,40 +66,6 @@ impl Awaiting {
             Awaiting::Keys => VerifyError::JwksUnavailable { provider },
             Awaiting::Revocations => VerifyError::RevocationsUnavailable { provider },
         }
-    }
-}
-
-/// The verified caller, as forwarded upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// `sub`: sent as `x-auth-subject`.
-    pub subject: String,
-    /// `client_id`: sent as `x-auth-client-id` when present.
-    pub client_id: Option<String>,
-    /// `scope`: sent as `x-auth-scope` (may be empty).
-    pub scope: String,
-    /// `iss`: sent as `x-auth-issuer`.
-    pub issuer: String,
-}
-
-/// Identity headers the filter sets, and removes from every incoming request.
-pub const IDENTITY_HEADERS: [&str; 4] = [
-    "x-auth-subject",
-    "x-auth-client-id",
-    "x-auth-scope",
-    "x-auth-issuer",
-];
-
-impl Identity {
-    /// The headers to add upstream, as (name, value) pairs.
-    pub fn headers(&self) -> Vec<(&'static str, &str)> {
-        let mut headers = alloc::vec![("x-auth-subject", self.subject.as_str())];
-        if let Some(client_id) = &self.client_id {
-            headers.push(("x-auth-client-id", client_id.as_str()));
-        }
-        headers.push(("x-auth-scope", self.scope.as_str()));
-        headers.push(("x-auth-issuer", self.issuer.as_str()));
-        headers
     }
 }
 
@@ -367,7 +292,7 @@ fn decide_with(
                 .revocations
                 .as_ref()
                 .and(verified.claims.jti.clone());
-            let identity = identity(verified);
+            let identity = Identity::from_claims(verified.claims);
             // Cached before the feed is consulted: what is cached is the verification, and
             // every hit consults the feed again (so a request that waits for the first feed is
             // not verified twice).
@@ -439,17 +364,5 @@ fn decide_with(
     Decision::Allow {
         identity: Some(identity),
         strip_authorization: !provider.forward,
-    }
-}
-
-fn identity(verified: Verified) -> Identity {
-    let claims = verified.claims;
-    Identity {
-        // validate() has required iss; sub is required by the access-token profile. A third-party
-        // token without sub is forwarded with an empty subject rather than a guessed one.
-        subject: claims.sub.unwrap_or_default(),
-        client_id: claims.client_id,
-        scope: claims.scope.unwrap_or_default(),
-        issuer: claims.iss.unwrap_or_default(),
     }
 }

@@ -15,11 +15,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::compact;
-use crate::config::{Config, Provider};
-use crate::decision::{Awaiting, Decision, FeedState, KeyState, Keys, Request, decide};
+use crate::config::Config;
+use crate::decision::{Awaiting, Decision, Request, decide};
 use crate::error::{Untrusted, VerifyError};
 use crate::json;
+use crate::keys::{FeedState, KeyState, Keys};
 use crate::limits::MAX_JSON_DEPTH;
+use crate::policy::Provider;
 use crate::revocation::TokenRef;
 use crate::rules::{PathMatch, Requirement, Rule};
 use crate::verify::{Unverified, Verified};

@@ -4,10 +4,10 @@ use alloc::string::{String, ToString};
 use serde_json::Value;
 
 use crate::alg::Algorithm;
-use crate::config::Provider;
 use crate::error::VerifyError;
 use crate::json;
 use crate::limits::MAX_JSON_DEPTH;
+use crate::policy::Provider;
 
 /// Header members that would let the token choose its own key or change how it is read.
 /// RFC 8725 §3.10: never fetch or trust keys named by the token itself.

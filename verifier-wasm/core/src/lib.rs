@@ -7,11 +7,14 @@
 //! typed error with a stable machine code. That is what lets one implementation run inside Envoy,
 //! in a browser and natively, and give the same answer everywhere.
 //!
-//! Where a token is parsed: [`compact`] (the three segments), [`header`], [`claims`].
-//! Where a key is chosen: [`jwks`]. Where a signature is checked: [`alg`].
-//! Where a decision is made: [`rules`] (which rule applies) and [`decision`] (what to answer),
-//! consulting the issuer's revocation feed ([`revocation`]) once a token has verified.
-//! Where a decision is explained to a person: [`explain`] (the admin UI's "why was this refused?").
+//! Where a token is parsed: [`compact`] (the three segments), `header.rs`, `claims.rs`.
+//! Where a key is chosen: `jwks.rs`. Where a signature is checked: `alg.rs`.
+//! What a provider's tokens must meet: [`Provider`] (`policy.rs`), read from the filter
+//! configuration by [`Config`] (`config.rs`) or built with [`Provider::builder`].
+//! Where a decision is made: `decision.rs`, one pipeline of named stages ([`Stage`]): the rule,
+//! authentication (from the cache or by verification), revocation, scopes. [`explain`] reads the
+//! trace the same pipeline fills. Every error's code, status and stage: `error.rs`, one table.
+//! Where a remote document (JWKS, revocation feed) is scheduled and adopted: `refresh.rs`.
 //!
 //! Security defaults are not options: the algorithm comes from the provider, never the token;
 //! `none` does not exist; embedded keys (`jwk`, `jku`, `x5u`, `x5c`) are refused, as are unknown
@@ -26,39 +29,52 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-pub mod alg;
-pub mod cache;
-pub mod claims;
+mod alg;
+mod cache;
+mod claims;
 pub mod compact;
-pub mod config;
-pub mod decision;
-pub mod error;
-pub mod es256;
-pub mod explain;
-pub mod header;
+mod config;
+mod decision;
+pub mod defaults;
+mod error;
+mod es256;
+mod explain;
+mod header;
+mod identity;
 mod json;
-pub mod jwks;
+mod jwks;
+mod keys;
 pub mod limits;
-pub mod refresh;
-pub mod revocation;
-pub mod rules;
+mod policy;
+mod refresh;
+mod revocation;
+mod rules;
 mod thumbprint;
 mod verify;
 
-pub use alg::Algorithm;
-pub use cache::{CacheLimits, CacheStats, TokenCache};
-pub use claims::Claims;
-pub use config::{Config, ConfigError, KeySource, Provider, RemoteJwks, RevocationFeed};
+pub use alg::{Algorithm, MlDsaKey, PublicKey};
+pub use cache::{CacheLimits, CacheStats, CachedToken, TokenCache, TokenDigest};
+pub use claims::{Claims, Lifetime};
+pub use config::{Config, ConfigError};
 pub use decision::{
-    Awaiting, Decision, Denial, FeedState, Identity, KeyState, Keys, Request, TokenFacts, decide,
-    decide_cached,
+    Awaiting, Decision, Denial, Request, TokenFacts, bearer_token, decide, decide_cached,
 };
 pub use error::VerifyError;
-pub use explain::{Decoded, Explanation, decode, explain};
+pub use es256::P256Key;
+pub use explain::{
+    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, StepName, Verdict,
+    decode, explain,
+};
 pub use header::Header;
-pub use jwks::{Jwks, JwksError};
-pub use refresh::{ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, Schedule};
-pub use revocation::{RevocationError, Revocations};
-pub use rules::{Matcher, Requirement, Rule};
+pub use identity::{IDENTITY_HEADERS, Identity};
+pub use jwks::{Jwk, Jwks, JwksError, Skipped};
+pub use keys::{FeedState, KeyState, Keys};
+pub use policy::{FetchTarget, KeySource, Provider, ProviderBuilder, RemoteJwks, RevocationFeed};
+pub use refresh::{
+    Freshness, ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, SCHEDULE_BYTES,
+    Schedule, SyncOutcome, max_age,
+};
+pub use revocation::{RevocationError, Revocations, Revoked, TokenRef};
+pub use rules::{Matcher, PathMatch, Requirement, Rule, first_match};
 pub use thumbprint::PublicJwk;
 pub use verify::{Unverified, Verified, verify};

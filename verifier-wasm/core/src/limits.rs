@@ -24,17 +24,8 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits; bigger keys only cost verification time.
 pub const MAX_RSA_BITS: usize = 8192;
 
-/// Default bounded clock skew applied to `exp`, `nbf` and `iat`, in seconds.
-pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
-
 /// Largest configurable clock skew, in seconds.
 pub const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
-
-/// Default longest token lifetime (`exp` − `iat`) accepted, in seconds.
-pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 24 * 60 * 60;
-
-/// Default largest accepted revocation feed, in bytes (`revocations.max_bytes`).
-pub const DEFAULT_MAX_REVOCATION_BYTES: usize = 4 * 1024 * 1024;
 
 /// Largest configurable revocation feed, in bytes: every worker VM holds the parsed feed.
 pub const MAX_REVOCATION_BYTES: usize = 64 * 1024 * 1024;

@@ -8,9 +8,9 @@
 //! feed. The host owns the timer, the shared data and the HTTP call; everything here is a pure
 //! state machine, testable without Envoy.
 
-use crate::config::{RemoteJwks, RevocationFeed};
-use crate::decision::{FeedState, KeyState};
 use crate::jwks::Jwks;
+use crate::keys::{FeedState, KeyState};
+use crate::policy::{RemoteJwks, RevocationFeed};
 use crate::revocation::Revocations;
 
 /// Longest wait between retries after failures, in milliseconds.
@@ -26,13 +26,6 @@ const MIN_MAX_AGE_MS: u64 = 5_000;
 /// How long a lease outlives the fetch's own timeout, in milliseconds, before another VM may
 /// take over (the holder's VM may have been torn down mid-fetch).
 const LEASE_GRACE_MS: u64 = 1_000;
-
-/// Default least time between two fetches forced by an unknown `kid`, in seconds.
-pub const DEFAULT_REFETCH_COOLDOWN_SECONDS: u64 = 30;
-
-/// Default time keys stay usable after they stop being fresh while the JWKS endpoint fails, in
-/// seconds.
-pub const DEFAULT_MAX_STALE_SECONDS: u64 = 3_600;
 
 /// A provider's refresh settings, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +47,7 @@ impl RefreshPolicy {
             refresh_ms: remote.refresh_seconds.saturating_mul(1000),
             cooldown_ms: remote.refetch_cooldown_seconds.saturating_mul(1000),
             max_stale_ms: remote.max_stale_seconds.saturating_mul(1000),
-            lease_ms: remote.timeout_ms.saturating_add(LEASE_GRACE_MS),
+            lease_ms: remote.target.timeout_ms.saturating_add(LEASE_GRACE_MS),
         }
     }
 
@@ -71,7 +64,7 @@ impl RefreshPolicy {
                 .max_stale_seconds
                 .saturating_mul(1000)
                 .saturating_sub(refresh_ms),
-            lease_ms: feed.timeout_ms.saturating_add(LEASE_GRACE_MS),
+            lease_ms: feed.target.timeout_ms.saturating_add(LEASE_GRACE_MS),
         }
     }
 }

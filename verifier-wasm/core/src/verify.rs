@@ -10,10 +10,10 @@ use alloc::string::String;
 use crate::alg::Algorithm;
 use crate::claims::Claims;
 use crate::compact::{self, Compact};
-use crate::config::Provider;
 use crate::error::VerifyError;
 use crate::header::Header;
 use crate::jwks::Jwks;
+use crate::policy::Provider;
 
 /// A token whose structure and header passed, not yet checked against any key.
 #[derive(Debug, Clone)]

@@ -5,9 +5,11 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use verifier_core::config::DEFAULT_TYP;
-use verifier_core::rules::PathMatch;
-use verifier_core::{Algorithm, Config, ConfigError, KeySource, RemoteJwks, Requirement};
+use verifier_core::PathMatch;
+use verifier_core::defaults::DEFAULT_TYP;
+use verifier_core::{
+    Algorithm, Config, ConfigError, FetchTarget, KeySource, RemoteJwks, Requirement,
+};
 
 /// The example of DESIGN.md, "The filter's configuration", with `remote_jwks` (the document
 /// shows `local_jwks` beside it as the alternative; a provider has one or the other).
@@ -79,10 +81,12 @@ fn the_design_example_parses() {
     assert_eq!(
         p.keys,
         KeySource::Remote(RemoteJwks {
-            cluster: "issuer".into(),
-            path: "/.well-known/jwks.json".into(),
-            authority: "issuer".into(),
-            timeout_ms: 5_000,
+            target: FetchTarget {
+                cluster: "issuer".into(),
+                path: "/.well-known/jwks.json".into(),
+                authority: "issuer".into(),
+                timeout_ms: 5_000,
+            },
             refresh_seconds: 300,
             refetch_cooldown_seconds: 30,
             max_stale_seconds: 3_600,
@@ -189,7 +193,11 @@ fn every_setting_can_be_given() {
     );
     match &p.keys {
         KeySource::Remote(r) => assert_eq!(
-            (r.authority.as_str(), r.timeout_ms, r.refresh_seconds),
+            (
+                r.target.authority.as_str(),
+                r.target.timeout_ms,
+                r.refresh_seconds
+            ),
             ("idp.example", 250, 60)
         ),
         KeySource::Local(_) => panic!("remote expected"),

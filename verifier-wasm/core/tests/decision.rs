@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use verifier_core::decision::IDENTITY_HEADERS;
-use verifier_core::refresh::Freshness;
+use verifier_core::Freshness;
+use verifier_core::IDENTITY_HEADERS;
 use verifier_core::{
     Awaiting, Config, Decision, Denial, Identity, Jwks, KeyState, Keys, ProviderKeys,
     RefreshPolicy, Request, Schedule, VerifyError, decide,

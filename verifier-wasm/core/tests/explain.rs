@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use verifier_core::explain::{Outcome, StepName, Verdict};
 use verifier_core::{Config, Request, decode, explain};
+use verifier_core::{Outcome, StepName, Verdict};
 
 fn config() -> Config {
     let mut public = json!({"match": {"path": "/health"}, "public": true});

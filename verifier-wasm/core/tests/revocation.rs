@@ -6,14 +6,14 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use verifier_core::limits::DEFAULT_MAX_REVOCATION_BYTES;
-use verifier_core::refresh::Freshness;
-use verifier_core::revocation::{Revoked, TokenRef};
+use verifier_core::Freshness;
+use verifier_core::defaults::DEFAULT_MAX_REVOCATION_BYTES;
 use verifier_core::{
     Awaiting, CacheLimits, Config, ConfigError, Decision, Denial, FeedState, KeyState, Keys,
     ProviderFeed, RefreshPolicy, Request, RevocationError, Revocations, Schedule, TokenCache,
     VerifyError, decide, decide_cached,
 };
+use verifier_core::{Revoked, TokenRef};
 
 /// The issuer's example feed, for [`ISSUER`].
 fn feed_json() -> Value {
@@ -407,16 +407,16 @@ fn the_revocations_member_has_documented_defaults() {
     let feed = p.revocations.as_ref().expect("a feed");
     assert_eq!(
         (
-            feed.cluster.as_str(),
-            feed.path.as_str(),
-            feed.authority.as_str()
+            feed.target.cluster.as_str(),
+            feed.target.path.as_str(),
+            feed.target.authority.as_str()
         ),
         ("issuer", "/oauth/revocations", "issuer")
     );
     assert_eq!(
         (
             feed.refresh_seconds,
-            feed.timeout_ms,
+            feed.target.timeout_ms,
             feed.max_stale_seconds,
             feed.max_bytes
         ),
@@ -440,8 +440,8 @@ fn every_revocations_setting_can_be_given() {
     let feed = config.providers[PROVIDER].revocations.clone().unwrap();
     assert_eq!(
         (
-            feed.authority.as_str(),
-            feed.timeout_ms,
+            feed.target.authority.as_str(),
+            feed.target.timeout_ms,
             feed.refresh_seconds,
             feed.max_stale_seconds,
             feed.max_bytes

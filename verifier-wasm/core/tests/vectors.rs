@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use common::*;
 use serde_json::{Value, json};
-use verifier_core::explain::Verdict;
+use verifier_core::Verdict;
 use verifier_core::{
     Config, FeedState, Jwks, KeySource, KeyState, Keys, Request, Revocations, explain, verify,
 };
@@ -539,7 +539,7 @@ fn explain_cases_give_their_decisions() {
         let failed: Vec<_> = explanation
             .steps
             .iter()
-            .filter(|s| s.outcome == verifier_core::explain::Outcome::Fail)
+            .filter(|s| s.outcome == verifier_core::Outcome::Fail)
             .collect();
         match &explanation.error {
             Some(error) => {

@@ -23,7 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use verifier_core::Jwks;
-use verifier_core::alg::{Algorithm, PublicKey};
+use verifier_core::{Algorithm, PublicKey};
 
 fn vectors(file: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
-use verifier_core::decision::IDENTITY_HEADERS;
+use verifier_core::IDENTITY_HEADERS;
 use verifier_core::{Awaiting, Decision, Denial, Request, VerifyError, decide_cached};
 
 use crate::head::RequestHead;

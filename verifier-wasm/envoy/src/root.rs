@@ -8,10 +8,10 @@ use std::time::Duration;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
-use verifier_core::config::RevocationFeed;
+use verifier_core::RevocationFeed;
 use verifier_core::limits::MAX_JWKS_BYTES;
-use verifier_core::refresh::{Freshness, RefreshPolicy, max_age};
 use verifier_core::{Config, Denial, Jwks, Provider, Revocations};
+use verifier_core::{Freshness, RefreshPolicy, max_age};
 
 use crate::host;
 use crate::http::{self, Http, Outcome};
@@ -72,11 +72,11 @@ impl Root {
                 continue;
             }
             let target = Target {
-                cluster: &remote_config.cluster,
-                authority: &remote_config.authority,
-                path: &remote_config.path,
+                cluster: &remote_config.target.cluster,
+                authority: &remote_config.target.authority,
+                path: &remote_config.target.path,
                 accept: "application/jwk-set+json, application/json",
-                timeout_ms: remote_config.timeout_ms,
+                timeout_ms: remote_config.target.timeout_ms,
             };
             let policy = *remote.keys.policy();
             if let Some(token) =
@@ -98,11 +98,11 @@ impl Root {
                 continue;
             }
             let target = Target {
-                cluster: &feed_config.cluster,
-                authority: &feed_config.authority,
-                path: &feed_config.path,
+                cluster: &feed_config.target.cluster,
+                authority: &feed_config.target.authority,
+                path: &feed_config.target.path,
                 accept: "application/json",
-                timeout_ms: feed_config.timeout_ms,
+                timeout_ms: feed_config.target.timeout_ms,
             };
             let policy = *feed.feed.policy();
             if let Some(token) = start_fetch(&feed.endpoint, &policy, state.vm_id, now_ms, &target)

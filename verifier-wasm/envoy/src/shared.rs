@@ -9,7 +9,7 @@
 
 use proxy_wasm::types::Status;
 use verifier_core::Schedule;
-use verifier_core::config::{Provider, RemoteJwks, RevocationFeed};
+use verifier_core::{Provider, RemoteJwks, RevocationFeed};
 
 use crate::host;
 
@@ -28,7 +28,7 @@ impl Endpoint {
     pub(crate) fn new(remote: &RemoteJwks) -> Endpoint {
         Endpoint::at(format!(
             "verifier.jwks/{}/{}{}",
-            remote.cluster, remote.authority, remote.path
+            remote.target.cluster, remote.target.authority, remote.target.path
         ))
     }
 
@@ -36,7 +36,7 @@ impl Endpoint {
     pub(crate) fn revocations(provider: &Provider, feed: &RevocationFeed) -> Endpoint {
         Endpoint::at(format!(
             "verifier.revocations/{}/{}{} for {}",
-            feed.cluster, feed.authority, feed.path, provider.issuer
+            feed.target.cluster, feed.target.authority, feed.target.path, provider.issuer
         ))
     }
 

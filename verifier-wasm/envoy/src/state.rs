@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use verifier_core::refresh::Freshness;
+use verifier_core::Freshness;
 use verifier_core::{
     Awaiting, Config, FeedState, KeyState, Keys, ProviderFeed, ProviderKeys, RefreshPolicy,
     TokenCache,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use verifier_core::Revocations;
-use verifier_core::revocation::{Revoked, TokenRef};
+use verifier_core::{Revoked, TokenRef};
 use verifier_fuzz::ISSUER;
 
 /// The limit the target parses with (well above libFuzzer's `-max_len`).

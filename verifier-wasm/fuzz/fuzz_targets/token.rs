@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use verifier_core::decision::bearer_token;
+use verifier_core::bearer_token;
 use verifier_core::{Algorithm, Unverified};
 use verifier_fuzz::{NOW, check_against_verify, check_decision, fixture};
 

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use verifier_core::decision::bearer_token;
+use verifier_core::bearer_token;
 use verifier_core::{
     Algorithm, Config, Decision, Denial, Jwks, KeySource, KeyState, Keys, Provider, Request,
     TokenCache, VerifyError,
@@ -255,7 +255,7 @@ pub enum Outcome {
 /// `explain` tells the story of `decide`'s verdict: the same status and code, and exactly one
 /// failed step on a denial (none otherwise).
 fn check_explanation(plain: &Outcome, explanation: &verifier_core::Explanation) {
-    use verifier_core::explain::{Outcome as Step, Verdict};
+    use verifier_core::{Outcome as Step, Verdict};
     let failed = explanation
         .steps
         .iter()
@@ -366,7 +366,7 @@ pub fn check_decision(
         &plain,
         &verifier_core::explain(config, &keys, &request, now),
     );
-    if let Some(token) = authorization.and_then(verifier_core::decision::bearer_token) {
+    if let Some(token) = authorization.and_then(verifier_core::bearer_token) {
         let _ = verifier_core::decode(token);
     }
 

@@ -58,11 +58,7 @@ impl Failure {
     /// Maps an error in the provider `verify` built from its options back to what the caller
     /// wrote: `options.<field>`, or the `jwks` argument with the JWKS error's own code.
     pub(crate) fn options(error: ConfigError, jwks: &str) -> Failure {
-        let field = error
-            .path
-            .strip_prefix("providers.")
-            .and_then(|p| p.split_once('.'))
-            .map(|(_, field)| field);
+        let field = Some(error.path.as_str()).filter(|p| !p.is_empty());
         match field {
             Some(field) if field.starts_with("local_jwks") => match Jwks::parse(jwks.as_bytes()) {
                 Err(error) => Failure::Jwks {

@@ -17,14 +17,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::{Value, json};
-use verifier_core::{Config, Request};
+use verifier_core::{Config, Provider, Request};
 use wasm_bindgen::prelude::*;
 
 use crate::failure::Failure;
 use crate::input::Options;
 use crate::supplied::Supplied;
 
-/// Name of the one provider `verify` builds from its options.
+/// Name of the provider `verify` builds from its options.
 const VERIFY_PROVIDER: &str = "verify";
 
 /// `verify(token, jwks, options)`: checks `token` against `jwks` for the provider described by
@@ -73,15 +73,15 @@ thread_local! {
     /// The provider `verify` built last, keyed by the JWKS and options it was built from: a page
     /// that verifies many tokens against one key set parses it (and builds an ES256 key's table)
     /// once, as the filter does, instead of on every call.
-    static LAST_PROVIDER: RefCell<Option<(String, Rc<Config>)>> = const { RefCell::new(None) };
+    static LAST_PROVIDER: RefCell<Option<(String, Rc<Provider>)>> = const { RefCell::new(None) };
 }
 
-/// The one-provider configuration `verify` checks against, from the cache when the JWKS and
-/// options are the same as last time.
-fn verify_config(
+/// The provider `verify` checks against (its options, with the JWKS as `local_jwks`), from the
+/// cache when the JWKS and options are the same as last time.
+fn verify_provider(
     jwks: String,
     options: serde_json::Map<String, Value>,
-) -> Result<Rc<Config>, Failure> {
+) -> Result<Rc<Provider>, Failure> {
     let mut key = Value::Object(options.clone()).to_string();
     key.push('\n');
     key.push_str(&jwks);
@@ -89,37 +89,29 @@ fn verify_config(
         last.borrow()
             .as_ref()
             .filter(|(k, _)| *k == key)
-            .map(|(_, config)| Rc::clone(config))
+            .map(|(_, provider)| Rc::clone(provider))
     });
-    if let Some(config) = cached {
-        return Ok(config);
+    if let Some(provider) = cached {
+        return Ok(provider);
     }
-    let mut provider = options;
-    provider.insert("local_jwks".into(), Value::String(jwks.clone()));
-    let document = json!({
-        "providers": {VERIFY_PROVIDER: provider},
-        "rules": [{"match": {"prefix": "/"}, "requires": {"provider": VERIFY_PROVIDER}}],
-    });
-    let config = Rc::new(Config::from_value(&document).map_err(|e| Failure::options(e, &jwks))?);
-    LAST_PROVIDER.with(|last| *last.borrow_mut() = Some((key, Rc::clone(&config))));
-    Ok(config)
+    let mut fields = options;
+    fields.insert("local_jwks".into(), Value::String(jwks.clone()));
+    let provider = Provider::from_value(VERIFY_PROVIDER, &Value::Object(fields))
+        .map_err(|e| Failure::options(e, &jwks))?;
+    let provider = Rc::new(provider);
+    LAST_PROVIDER.with(|last| *last.borrow_mut() = Some((key, Rc::clone(&provider))));
+    Ok(provider)
 }
 
 fn verify_value(token: &JsValue, jwks: &JsValue, options: &JsValue) -> Result<Value, Failure> {
     let token = input::token(token)?;
     let jwks = input::document(jwks, "jwks")?;
     let Options { now, rest } = Options::read(options)?;
-    let config = verify_config(jwks, rest)?;
-    let provider = config
-        .providers
-        .get(VERIFY_PROVIDER)
-        .ok_or(Failure::Internal(
-            "the provider built from options is missing",
-        ))?;
+    let provider = verify_provider(jwks, rest)?;
     let keys = provider.local_jwks().ok_or(Failure::Internal(
         "the provider built from options has no local keys",
     ))?;
-    let verified = verifier_core::verify(&token, provider, keys, now)?;
+    let verified = verifier_core::verify(&token, &provider, keys, now)?;
     Ok(json!({
         "valid": true,
         "header": verified.header.raw,
