@@ -87,7 +87,7 @@ impl SessionKey {
     /// A short, non-secret label for audit records and logs: the first 6 bytes of the hash in
     /// hex. It ties a sign-in to its sign-out without revealing anything usable.
     pub fn label(&self) -> String {
-        crate::audit::chain::hex(&self.0[..6])
+        crate::trail::chain::hex(&self.0[..6])
     }
 }
 

@@ -30,6 +30,7 @@ pub mod scope;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod trail;
 pub mod ui;
 
 pub use config::{IssuerUrl, ServeConfig};

@@ -5,15 +5,13 @@
 //! returns once the record is committed: a response that depends on an event is sent only
 //! after the event is durable. Behind it one writer task per process commits records in
 //! groups ([`writer`]), each chained to the one before ([`chain`]) under a cross-process lock
-//! (see `Store::append_audit`), so the chain stays whole with any number of replicas.
+//! (see `Store::append_audit`), so the chain stays whole with any number of replicas. What a
+//! record is and how the chain is hashed live below the store, in [`crate::trail`].
 //!
 //! When a record cannot be written (the database is down, the writer has stopped) `record`
 //! fails and the caller must not go ahead as if it had been audited: the token endpoint then
 //! answers 503 instead of issuing a token nobody could account for.
 
-pub mod chain;
-mod event;
-mod response;
 mod writer;
 
 use std::sync::Arc;
@@ -24,10 +22,12 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
+use crate::trail::NewRecord;
 
-pub use chain::{BreakReason, ChainBreak, GENESIS};
-pub(crate) use event::NewRecord;
-pub use event::{AuditEvent, AuditRecord, MAX_DETAIL_BYTES, MAX_FIELD_BYTES, Outcome, format_ms};
+pub use crate::trail::{
+    AuditEvent, AuditRecord, BreakReason, ChainBreak, GENESIS, MAX_DETAIL_BYTES, MAX_FIELD_BYTES,
+    Outcome, chain, format_ms,
+};
 
 /// How long [`Audit::record`] waits for its record to be committed before giving up. Far
 /// above a healthy commit (milliseconds), below the point where callers' clients time out; a

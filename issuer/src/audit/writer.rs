@@ -11,8 +11,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditError;
-use super::event::NewRecord;
 use crate::store::Store;
+use crate::trail::NewRecord;
 
 /// Most records committed in one transaction: bounds the time the database's write lock is
 /// held (a few milliseconds on SQLite) and so the latency added to the first of them.

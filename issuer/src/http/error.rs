@@ -93,16 +93,23 @@ struct ErrorBody {
     error_description: &'static str,
 }
 
+/// An RFC 6749 §5.2 error response that no cache may keep.
+fn error_response(status: StatusCode, error: &'static str, description: &'static str) -> Response {
+    let body = ErrorBody {
+        error,
+        error_description: description,
+    };
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code(),
-            error_description: self.description(),
-        };
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = error_response(self.status(), self.code(), self.description());
         let headers = response.headers_mut();
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
         if matches!(self, Self::InvalidClient) {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
         }
@@ -113,6 +120,26 @@ impl IntoResponse for OAuthError {
             // Logged by `log_internal_errors`, so building a response has no side effects.
             response.extensions_mut().insert(detail);
         }
+        response
+    }
+}
+
+/// 503 `temporarily_unavailable` with `Retry-After`, for an action whose audit record could
+/// not be written.
+///
+/// 503 rather than 500: nothing is wrong with the request and the same request will succeed
+/// once the database answers again, which is what load balancers and client retry logic
+/// understand 503 to mean. The cause is never sent; the handler logs it.
+impl IntoResponse for AuditError {
+    fn into_response(self) -> Response {
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the audit trail cannot be written; retry later",
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         response
     }
 }

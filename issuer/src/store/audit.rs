@@ -6,8 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
-use crate::audit::chain::{GENESIS, record_hash};
-use crate::audit::{AuditRecord, NewRecord, Outcome};
+use crate::trail::chain::{GENESIS, record_hash};
+use crate::trail::{AuditRecord, NewRecord, Outcome};
 
 /// Serialises appends across processes and replicas (see the `locks` table): taken before
 /// the head is read, so two writers can never chain onto the same head.
