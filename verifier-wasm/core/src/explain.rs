@@ -156,7 +156,7 @@ impl RuleReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     /// Which check.
-    pub name: StepName,
+    pub name: Stage,
     /// How it went.
     pub outcome: Outcome,
     /// What it found, for a person.
@@ -166,7 +166,7 @@ pub struct Step {
 /// The checks, in the order the gateway makes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StepName {
+pub enum Stage {
     /// Which rule applies to the method and path.
     Rule,
     /// Whether a bearer token is there.
@@ -278,11 +278,11 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
             Decision::Wait {
                 awaiting: Awaiting::Keys,
                 ..
-            } => Some(StepName::Keys),
+            } => Some(Stage::Keys),
             Decision::Wait {
                 awaiting: Awaiting::Revocations,
                 ..
-            } => Some(StepName::Revocation),
+            } => Some(Stage::Revocation),
             _ => None,
         },
     };
@@ -291,24 +291,24 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
 }
 
 /// The check that raises each error.
-fn stage(error: &VerifyError) -> StepName {
+fn stage(error: &VerifyError) -> Stage {
     match error {
-        VerifyError::NoMatchingRule { .. } => StepName::Rule,
-        VerifyError::TokenMissing | VerifyError::AuthorizationMalformed { .. } => StepName::Token,
+        VerifyError::NoMatchingRule { .. } => Stage::Rule,
+        VerifyError::TokenMissing | VerifyError::AuthorizationMalformed { .. } => Stage::Token,
         VerifyError::TokenTooLarge { .. }
         | VerifyError::TokenMalformed { .. }
         | VerifyError::AlgNotAllowed { .. }
         | VerifyError::TypInvalid { .. }
         | VerifyError::HeaderForbidden { .. }
-        | VerifyError::CritUnsupported => StepName::Header,
-        VerifyError::JwksUnavailable { .. } | VerifyError::KidUnknown { .. } => StepName::Keys,
-        VerifyError::SignatureInvalid => StepName::Signature,
+        | VerifyError::CritUnsupported => Stage::Header,
+        VerifyError::JwksUnavailable { .. } | VerifyError::KidUnknown { .. } => Stage::Keys,
+        VerifyError::SignatureInvalid => Stage::Signature,
         VerifyError::TokenRevoked { .. } | VerifyError::RevocationsUnavailable { .. } => {
-            StepName::Revocation
+            Stage::Revocation
         }
-        VerifyError::InsufficientScope { .. } => StepName::Scopes,
+        VerifyError::InsufficientScope { .. } => Stage::Scopes,
         // The date and claim checks, and any variant added later: claims are the last token check.
-        _ => StepName::Claims,
+        _ => Stage::Claims,
     }
 }
 
@@ -322,7 +322,7 @@ struct Walk<'a, K> {
     /// Why the gateway denies, if it does; [`stage`] says at which check.
     failure: Option<&'a VerifyError>,
     /// The check the gateway would hold the request at.
-    waiting_at: Option<StepName>,
+    waiting_at: Option<Stage>,
 }
 
 impl<K: Keys> Walk<'_, K> {
@@ -334,7 +334,7 @@ impl<K: Keys> Walk<'_, K> {
             .position(|r| r.matcher.matches(self.request.method, self.request.path));
         let Some((index, rule)) = index.and_then(|i| self.config.rules.get(i).map(|r| (i, r)))
         else {
-            self.push(out, StepName::Rule, String::new());
+            self.push(out, Stage::Rule, String::new());
             return;
         };
         out.rule = Some(RuleReport::new(index, rule));
@@ -344,7 +344,7 @@ impl<K: Keys> Walk<'_, K> {
                     "rule #{index} is public: no token is checked, and the Authorization header is {}",
                     if *forward { "forwarded" } else { "removed" }
                 );
-                self.push(out, StepName::Rule, detail);
+                self.push(out, Stage::Rule, detail);
                 return;
             }
             Requirement::Token { provider, scopes } => (provider, scopes),
@@ -352,17 +352,13 @@ impl<K: Keys> Walk<'_, K> {
         out.provider = Some(provider_name.clone());
         self.push(
             out,
-            StepName::Rule,
+            Stage::Rule,
             format!("rule #{index} requires a token from provider '{provider_name}'"),
         );
         let Some(provider) = self.config.providers.get(provider_name) else {
             return;
         };
-        self.push(
-            out,
-            StepName::Token,
-            "a bearer token is present".to_string(),
-        );
+        self.push(out, Stage::Token, "a bearer token is present".to_string());
         let Some(token) = self.token else { return };
         let unverified = Unverified::parse(token, provider).ok();
         let header_detail = unverified.as_ref().map_or_else(String::new, |u| {
@@ -373,7 +369,7 @@ impl<K: Keys> Walk<'_, K> {
                 shown(u.header.kid.as_deref())
             )
         });
-        self.push(out, StepName::Header, header_detail);
+        self.push(out, Stage::Header, header_detail);
         let jwks = match self.keys.state(provider_name) {
             KeyState::Ready(jwks) => Some(jwks),
             _ => None,
@@ -391,14 +387,14 @@ impl<K: Keys> Walk<'_, K> {
             }
             _ => String::new(),
         };
-        self.push(out, StepName::Keys, keys_detail);
+        self.push(out, Stage::Keys, keys_detail);
         let verified = match (jwks, unverified) {
             (Some(jwks), Some(u)) => u.verify(provider, jwks, self.now).ok(),
             _ => None,
         };
         self.push(
             out,
-            StepName::Signature,
+            Stage::Signature,
             verified.as_ref().map_or_else(String::new, |v| {
                 format!(
                     "verified with {} key {}",
@@ -409,14 +405,14 @@ impl<K: Keys> Walk<'_, K> {
         );
         self.push(
             out,
-            StepName::Claims,
+            Stage::Claims,
             verified
                 .as_ref()
                 .map_or_else(String::new, |v| self.claims_detail(provider, v)),
         );
         if provider.revocations.is_none() {
             out.steps.push(Step {
-                name: StepName::Revocation,
+                name: Stage::Revocation,
                 outcome: Outcome::Skip,
                 detail: format!("provider '{provider_name}' has no revocation feed configured"),
             });
@@ -433,7 +429,7 @@ impl<K: Keys> Walk<'_, K> {
                 }
                 _ => String::new(),
             };
-            self.push(out, StepName::Revocation, detail);
+            self.push(out, Stage::Revocation, detail);
         }
         let held: Vec<&str> = verified
             .as_ref()
@@ -452,12 +448,12 @@ impl<K: Keys> Walk<'_, K> {
                 }
             )
         };
-        self.push(out, StepName::Scopes, scopes_detail);
+        self.push(out, Stage::Scopes, scopes_detail);
     }
 
     /// Records `name` as passed (before the failing check), failed (at it) or skipped (after it,
     /// or from where the gateway would wait). A failed step's detail is the error's message.
-    fn push(&self, out: &mut Explanation, name: StepName, pass_detail: String) {
+    fn push(&self, out: &mut Explanation, name: Stage, pass_detail: String) {
         let (outcome, detail) = match self.failure.map(|error| (stage(error), error)) {
             Some((at, error)) if at == name => (Outcome::Fail, error.to_string()),
             Some((at, _)) if at < name => (Outcome::Skip, "not reached".to_string()),

@@ -62,7 +62,7 @@ pub use decision::{
 pub use error::VerifyError;
 pub use es256::P256Key;
 pub use explain::{
-    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, StepName, Verdict,
+    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Stage, Step, Verdict,
     decode, explain,
 };
 pub use header::Header;

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use verifier_core::{Config, Request, decode, explain};
-use verifier_core::{Outcome, StepName, Verdict};
+use verifier_core::{Outcome, Stage, Verdict};
 
 fn config() -> Config {
     let mut public = json!({"match": {"path": "/health"}, "public": true});
@@ -23,7 +23,7 @@ fn config() -> Config {
     }))
 }
 
-fn outcomes(explanation: &verifier_core::Explanation) -> Vec<(StepName, Outcome)> {
+fn outcomes(explanation: &verifier_core::Explanation) -> Vec<(Stage, Outcome)> {
     explanation
         .steps
         .iter()
@@ -53,7 +53,7 @@ fn allowed_token_reports_every_check_and_the_upstream_headers() {
     assert_eq!(headers["x-auth-subject"], "svc.warehouse");
     assert_eq!(headers["x-auth-scope"], "instruments:read");
     use Outcome::*;
-    use StepName::*;
+    use Stage::*;
     assert_eq!(
         outcomes(&e),
         vec![
@@ -93,7 +93,7 @@ fn denial_fails_one_step_and_skips_the_rest() {
             .contains("invalid_token")
     );
     use Outcome::*;
-    use StepName::*;
+    use Stage::*;
     assert_eq!(
         outcomes(&e)[4..],
         [
@@ -113,7 +113,7 @@ fn public_rules_need_no_token() {
     let e = explain(&config, &keys, &request("POST", "/health", None), NOW);
     assert_eq!(e.decision, Verdict::Allow);
     assert_eq!(e.rule.as_ref().and_then(|r| r.public), Some(true));
-    assert_eq!(outcomes(&e), vec![(StepName::Rule, Outcome::Pass)]);
+    assert_eq!(outcomes(&e), vec![(Stage::Rule, Outcome::Pass)]);
     assert_eq!(e.authorization_forwarded, Some(false));
     let e = explain(
         &config,
@@ -133,7 +133,7 @@ fn unmatched_request_names_no_rule() {
     assert_eq!(e.error.as_ref().map(|e| e.code), Some("no_matching_rule"));
     assert_eq!(e.status, Some(403));
     assert!(e.rule.is_none());
-    assert_eq!(outcomes(&e), vec![(StepName::Rule, Outcome::Fail)]);
+    assert_eq!(outcomes(&e), vec![(Stage::Rule, Outcome::Fail)]);
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn waiting_for_keys_is_explained_as_a_wait() {
     assert_eq!(e.decision, Verdict::Wait);
     assert_eq!(e.status, None);
     assert!(e.error.is_none());
-    let keys_step = e.steps.iter().find(|s| s.name == StepName::Keys).unwrap();
+    let keys_step = e.steps.iter().find(|s| s.name == Stage::Keys).unwrap();
     assert_eq!(keys_step.outcome, Outcome::Skip);
     assert!(e.steps.iter().all(|s| s.outcome != Outcome::Fail));
 }
