@@ -12,14 +12,15 @@ use serde::Serialize;
 
 use crate::admin_credential::{self, AdminCredentialError};
 use crate::audit::{self, Audit, AuditError, AuditEvent, AuditRecord, ChainBreak, Outcome};
-use crate::clients::{
-    self, Audience, ClientError, ClientId, MAX_TTL_SECS, NewClient, SecretError, SecretHasher, Ttl,
-};
+use crate::clients::{Audience, ClientId, MAX_TTL_SECS, SecretError, SecretHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, IssuerUrl, ServeConfig};
 use crate::keys::{
-    self, KeyError, KeyInfo, KeySealer, MasterKeySource, RotationPolicy, SigningAlg, Urgency,
+    self, KeyError, KeyInfo, KeySettings, MasterKeySource, RotationPolicy, SigningAlg, Urgency,
 };
+use crate::ops::clients::{self, AuthMethod, ClientOpError, Registration};
+use crate::ops::keys::KeyOpError;
+use crate::ops::{Caller, Ctx};
 use crate::scope::Scope;
 use crate::server::{self, ServeError};
 use crate::store::{Store, StoreError};
@@ -220,10 +221,10 @@ pub struct ClientCreateArgs {
     #[arg(long, value_parser = Scope::parse)]
     scope: Scope,
     /// Audience (`aud`) of the client's tokens.
-    #[arg(long, default_value = "quantjourney", value_parser = Audience::parse)]
+    #[arg(long, default_value = clients::DEFAULT_AUDIENCE, value_parser = Audience::parse)]
     audience: Audience,
     /// Lifetime of the client's tokens in seconds (1 to 86400).
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_TTL_SECS))]
+    #[arg(long, default_value_t = clients::DEFAULT_TTL_SECS, value_parser = clap::value_parser!(u64).range(1..=MAX_TTL_SECS))]
     ttl: u64,
     /// A public JWKS file: register a `private_key_jwt` client (RFC 7523) that authenticates
     /// with assertions signed by these keys and has no secret at all.
@@ -263,13 +264,16 @@ pub enum CliError {
     Store(#[from] StoreError),
     /// A client operation failed.
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(#[from] ClientOpError),
     /// The secret hashing key could not be prepared.
     #[error(transparent)]
     Secret(#[from] SecretError),
-    /// A key operation failed.
+    /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A key operation failed.
+    #[error(transparent)]
+    KeyOp(#[from] KeyOpError),
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
@@ -309,36 +313,18 @@ pub async fn run(command: Command) -> Result<(), CliError> {
     }
 }
 
-/// Records an operator's action (actor `cli`, source `local`) through a writer of its own,
-/// stopped before returning. The action is done and stays done, so a record that cannot be
-/// written is reported on stderr rather than failing the command (as `admin reset-credential`).
-async fn audit_cli(
-    store: &Store,
-    action: &'static str,
-    target: String,
-    (outcome, detail): (Outcome, serde_json::Value),
-) {
+/// Runs `operation` on `store` as the operator's (actor `cli`, source `local`), recorded
+/// through an audit writer of its own that is stopped before returning.
+async fn as_operator<T>(store: &Store, operation: impl AsyncFnOnce(Ctx<'_>) -> T) -> T {
     let audit = Audit::new(store.clone(), Arc::new(SystemClock));
-    let event = AuditEvent {
-        actor: "cli".to_owned(),
-        action,
-        target,
-        source: "local".to_owned(),
-        outcome,
-        detail,
+    let ctx = Ctx {
+        store,
+        audit: &audit,
+        now: SystemClock.now(),
     };
-    if let Err(err) = audit.record(event).await {
-        tracing::error!(action, error = %err, code = err.code(), "cannot write the audit record");
-    }
+    let result = operation(ctx).await;
     audit.close().await;
-}
-
-/// The detail of a refused operator action: the error's text, which names no secret.
-fn failure_detail(err: &dyn std::error::Error) -> (Outcome, serde_json::Value) {
-    (
-        Outcome::Failure,
-        serde_json::json!({"reason": err.to_string()}),
-    )
+    result
 }
 
 /// What `admin reset-credential` prints, in the same shape as the server's first-start line.
@@ -394,59 +380,49 @@ struct CreatedClient<'a> {
 
 async fn client_create(args: ClientCreateArgs) -> Result<(), CliError> {
     let store = Store::open(&args.db.database_url).await?;
-    let hasher = SecretHasher::load(&store).await?;
-    let new = NewClient {
-        id: args.client_id,
-        scope: args.scope,
-        audience: args.audience,
-        ttl: Ttl::try_from(args.ttl).map_err(ClientError::from)?,
-    };
-    let client_id = new.id.as_str().to_owned();
-    let detail = serde_json::json!({
-        "scope": new.scope.to_string(),
-        "audience": new.audience.as_str(),
-        "ttl": args.ttl,
-    });
-    let jwks = match &args.jwks_file {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(jwks) => Some(jwks),
-            Err(source) => {
-                store.close().await;
-                return Err(CliError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        },
-        None => None,
-    };
-    let result = match &jwks {
-        Some(jwks) => clients::register_with_jwks(&store, new, jwks, SystemClock.now())
-            .await
-            .map(|client| (client, None)),
-        None => clients::register(&store, &hasher, new, SystemClock.now())
-            .await
-            .map(|(client, secret)| (client, Some(secret))),
-    };
-    let event = match &result {
-        Ok(_) => (Outcome::Success, detail),
-        Err(err) => failure_detail(err),
-    };
-    audit_cli(&store, "client.created", client_id, event).await;
+    let result = client_create_with(&store, &args).await;
     store.close().await;
-    let (client, secret) = result?;
+    let created = result?;
+    let client = &created.client;
     print_json(&CreatedClient {
         client_id: client.id.as_str(),
-        client_secret: secret.as_ref().map(|secret| secret.expose()),
-        auth_method: if secret.is_some() {
-            "client_secret"
-        } else {
-            "private_key_jwt"
-        },
+        client_secret: created.secret.as_ref().map(|secret| secret.expose()),
+        auth_method: created.auth_method.as_str(),
         scope: client.scope.to_string(),
         audience: client.audience.as_str(),
         ttl: client.ttl.secs(),
     })
+}
+
+async fn client_create_with(
+    store: &Store,
+    args: &ClientCreateArgs,
+) -> Result<clients::Registered, CliError> {
+    let hasher = SecretHasher::load(store).await?;
+    let jwks = match &args.jwks_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                path: path.display().to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let registration = Registration {
+        client_id: args.client_id.as_str().to_owned(),
+        scope: args.scope.to_string(),
+        audience: Some(args.audience.as_str().to_owned()),
+        ttl: Some(args.ttl),
+        auth_method: if jwks.is_some() {
+            AuthMethod::PrivateKeyJwt
+        } else {
+            AuthMethod::ClientSecret
+        },
+        jwks,
+    };
+    let register =
+        async |ctx: Ctx<'_>| clients::register(ctx, &hasher, &Caller::Cli, registration).await;
+    Ok(as_operator(store, register).await?)
 }
 
 #[derive(Serialize)]
@@ -458,56 +434,30 @@ struct RotatedKey<'a> {
 
 async fn keys_rotate(args: KeysRotateArgs) -> Result<(), CliError> {
     let store = Store::open(&args.db.database_url).await?;
+    let result = keys_rotate_with(&store, &args).await;
+    store.close().await;
+    print_json(&RotatedKey {
+        kid: &result?,
+        alg: args.keys.signing_alg,
+        status: "current",
+    })
+}
+
+async fn keys_rotate_with(store: &Store, args: &KeysRotateArgs) -> Result<String, CliError> {
     let source = args.keys.master_key(&args.db.database_url);
-    let sealer = match keys::open_sealer(&store, source).await {
-        Ok(sealer) => sealer,
-        Err(err) => {
-            store.close().await;
-            return Err(err.into());
-        }
+    let settings = KeySettings {
+        alg: args.keys.signing_alg,
+        rotation: args.keys.rotation()?,
+        sealer: keys::open_sealer(store, source).await?,
     };
     let urgency = if args.emergency {
         Urgency::Emergency
     } else {
         Urgency::Planned
     };
-    let result = match args.keys.rotation() {
-        Ok(policy) => keys_rotate_with(&store, sealer.as_ref(), &args, &policy, urgency).await,
-        Err(err) => Err(err),
-    };
-    let (target, event) = match &result {
-        Ok(kid) => {
-            let detail = serde_json::json!({
-                "alg": args.keys.signing_alg.as_str(),
-                "emergency": args.emergency,
-            });
-            (kid.clone(), (Outcome::Success, detail))
-        }
-        Err(err) => (String::new(), failure_detail(err)),
-    };
-    audit_cli(&store, "key.rotated", target, event).await;
-    store.close().await;
-    let kid = result?;
-    print_json(&RotatedKey {
-        kid: &kid,
-        alg: args.keys.signing_alg,
-        status: "current",
-    })
-}
-
-/// Rotates, first making the initial keys if the database has none (a fresh installation).
-async fn keys_rotate_with(
-    store: &Store,
-    sealer: &dyn KeySealer,
-    args: &KeysRotateArgs,
-    policy: &RotationPolicy,
-    urgency: Urgency,
-) -> Result<String, KeyError> {
-    let now = SystemClock.now();
-    if store.current_key().await?.is_none() {
-        keys::ensure_ready(store, sealer, args.keys.signing_alg, policy, now).await?;
-    }
-    keys::rotate(store, sealer, args.keys.signing_alg, policy, now, urgency).await
+    let rotate =
+        async |ctx: Ctx<'_>| crate::ops::keys::rotate(ctx, &settings, &Caller::Cli, urgency).await;
+    Ok(as_operator(store, rotate).await?)
 }
 
 async fn keys_list(args: KeysListArgs) -> Result<(), CliError> {

@@ -25,6 +25,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod ops;
 pub mod random;
 pub mod scope;
 pub mod server;

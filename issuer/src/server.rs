@@ -19,6 +19,7 @@ use crate::clock::SystemClock;
 use crate::config::{IssuerUrl, ServeConfig};
 use crate::http::{admin_router, public_router};
 use crate::keys;
+use crate::ops;
 use crate::state::{AppState, BootstrapError, KeySettings};
 use crate::store::{Store, StoreError};
 use crate::ui::{GatewayConfig, GatewayConfigError, UiResources, VerifierPackage};
@@ -169,51 +170,9 @@ async fn maintain_keys(state: AppState) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let settings = &state.keys;
-        let now = state.clock.now();
-        match keys::maintain(
-            &state.store,
-            settings.sealer.as_ref(),
-            settings.alg,
-            &settings.rotation,
-            now,
-        )
-        .await
-        {
-            Ok(done) => {
-                for kid in &done.purged {
-                    tracing::info!(%kid, "removed a retired key: every token it signed has expired");
-                    audit_scheduler(&state, "key.purged", kid, serde_json::json!({})).await;
-                }
-                if let Some(kid) = &done.rotated_to {
-                    let detail =
-                        serde_json::json!({"alg": settings.alg.as_str(), "reason": "scheduled"});
-                    audit_scheduler(&state, "key.rotated", kid, detail).await;
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "key maintenance failed; retrying"),
+        if let Err(err) = ops::keys::maintain(state.ctx(), &state.keys).await {
+            tracing::warn!(error = %err, "key maintenance failed; retrying");
         }
-    }
-}
-
-/// Records what the scheduler did. The change is made and cannot be undone, so a record that
-/// cannot be written is logged loudly rather than retried forever.
-async fn audit_scheduler(
-    state: &AppState,
-    action: &'static str,
-    kid: &str,
-    detail: serde_json::Value,
-) {
-    let event = AuditEvent {
-        actor: "scheduler".to_owned(),
-        action,
-        target: kid.to_owned(),
-        source: "local".to_owned(),
-        outcome: Outcome::Success,
-        detail,
-    };
-    if let Err(err) = state.audit.record(event).await {
-        tracing::error!(%kid, action, error = %err, code = err.code(), "cannot audit a key change");
     }
 }
 

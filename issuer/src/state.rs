@@ -9,8 +9,10 @@ use crate::audit::Audit;
 use crate::clients::{SecretError, SecretHasher, Throttle, ThrottlePolicy};
 use crate::clock::Clock;
 use crate::config::IssuerUrl;
-use crate::keys::{self, KeyError, KeySealer, Keyring, RotationPolicy, SigningAlg};
+pub use crate::keys::KeySettings;
+use crate::keys::{self, KeyError, Keyring};
 use crate::metrics::Metrics;
+use crate::ops::Ctx;
 use crate::store::Store;
 use crate::ui::UiResources;
 
@@ -56,17 +58,6 @@ pub struct AppState {
     pub ui: Arc<UiResources>,
 }
 
-/// The signing algorithm, rotation policy and at-rest protection of keys.
-#[derive(Debug, Clone)]
-pub struct KeySettings {
-    /// Algorithm of new keys.
-    pub alg: SigningAlg,
-    /// When keys rotate; its publication lead is also the JWKS `max-age`.
-    pub rotation: RotationPolicy,
-    /// How private keys are protected at rest.
-    pub sealer: Arc<dyn KeySealer>,
-}
-
 impl AppState {
     /// Ensures current and next keys and the secret hashing key exist, then builds the state.
     pub async fn bootstrap(
@@ -102,6 +93,15 @@ impl AppState {
             sessions: Arc::default(),
             ui: Arc::default(),
         })
+    }
+
+    /// What an operation started now works on.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: &self.store,
+            audit: &self.audit,
+            now: self.clock.now(),
+        }
     }
 
     /// The same state, serving `ui` on the admin port (what `issuer serve` read at start-up).

@@ -19,33 +19,21 @@ use serde_json::{Value, json};
 
 use super::OAuthError;
 use super::admin_auth::AdminContext;
-use super::token::{self, IssueError, Requester, TokenResponse};
 use crate::audit::{AuditEvent, Outcome};
-use crate::clients::{
-    self, Audience, Client, ClientError, ClientId, ClientSecret, MAX_TTL_SECS, NewClient, Ttl,
-};
+use crate::clients::ClientError;
 use crate::clock::UnixTime;
 use crate::keys::{self, KeyError, KeyInfo, Urgency};
+use crate::ops::clients::{self, AuthMethod, ClientOpError, Registration};
+use crate::ops::keys::KeyOpError;
+use crate::ops::mint::{self, MintError, TokenResponse};
+use crate::ops::revocations::{self, ClientRevoked, RevocationError};
 use crate::random::RandomError;
-use crate::scope::{Scope, ScopeError};
+use crate::scope::ScopeError;
 use crate::state::AppState;
 use crate::store::{ClientSummary, RevokedClient, RevokedToken, StoreError};
 
-/// Audience of clients registered without one (the same default as `issuer client create`).
-const DEFAULT_AUDIENCE: &str = "quantjourney";
-
-/// Token lifetime of clients registered without one, in seconds (as `issuer client create`).
-const DEFAULT_TTL_SECS: u64 = 300;
-
 /// Largest admin request body: room for a client JWKS of the verifier's maximum size (64 KiB).
 const MAX_ADMIN_BODY_BYTES: usize = 72 * 1024;
-
-/// Longest `jti` accepted for revocation; the issuer's own are 22 characters.
-const MAX_JTI_LEN: usize = 256;
-
-/// Added to a client's token lifetime when a whole-client revocation may be forgotten: the
-/// gateways' clock skew allowance.
-const CLIENT_REVOCATION_SLACK_SECS: u64 = 60;
 
 /// Every admin route. `require_admin` is layered on by the caller (`admin_router`).
 pub(super) fn routes() -> Router<AppState> {
@@ -207,6 +195,68 @@ macro_rules! internal_from {
 
 internal_from!(StoreError, KeyError, ClientError, RandomError);
 
+// What an operation's errors are on the admin API: one status and code each.
+
+impl From<ClientOpError> for AdminError {
+    fn from(err: ClientOpError) -> Self {
+        match err {
+            ClientOpError::Invalid(text) => Self::InvalidRequest(text),
+            ClientOpError::Jwks(err) => Self::InvalidRequest(format!("jwks: {err}")),
+            ClientOpError::NotFound => Self::ClientNotFound,
+            ClientOpError::Exists(_) => Self::ClientExists,
+            ClientOpError::WrongAuthMethod => Self::Conflict(
+                "wrong_auth_method",
+                ClientOpError::WrongAuthMethod.to_string(),
+            ),
+            ClientOpError::Audit(_) => Self::AuditFailed,
+            other => Self::Internal(OAuthError::from(other)),
+        }
+    }
+}
+
+impl From<MintError> for AdminError {
+    fn from(err: MintError) -> Self {
+        match err {
+            MintError::Scope(err) => Self::InvalidScope(match err {
+                ScopeError::NotAllowed => {
+                    "the requested scope is not allowed for this client".to_owned()
+                }
+                other => format!("invalid scope: {other}"),
+            }),
+            MintError::NotFound => Self::ClientNotFound,
+            MintError::Disabled => Self::Conflict("client_disabled", err.to_string()),
+            MintError::Audit(_) => Self::AuditFailed,
+            other => Self::Internal(OAuthError::from(other)),
+        }
+    }
+}
+
+impl From<KeyOpError> for AdminError {
+    fn from(err: KeyOpError) -> Self {
+        match err {
+            KeyOpError::Key(KeyError::NextNotReady { .. }) => {
+                Self::Conflict("next_key_not_ready", err.to_string())
+            }
+            KeyOpError::Key(KeyError::Concurrent) => {
+                Self::Conflict("rotation_conflict", err.to_string())
+            }
+            KeyOpError::Audit(_) => Self::AuditFailed,
+            other => Self::Internal(OAuthError::from(other)),
+        }
+    }
+}
+
+impl From<RevocationError> for AdminError {
+    fn from(err: RevocationError) -> Self {
+        match err {
+            RevocationError::Invalid(text) => Self::InvalidRequest(text),
+            RevocationError::NotFound => Self::ClientNotFound,
+            RevocationError::Audit(_) => Self::AuditFailed,
+            other => Self::Internal(OAuthError::from(other)),
+        }
+    }
+}
+
 /// Records an admin action and its outcome, then hands the result on. A refused action is
 /// audited with the error code added to `detail`; if the record cannot be written, the
 /// request fails (the action itself may have happened: the log says so).
@@ -266,48 +316,10 @@ pub(super) fn require_body<T: DeserializeOwned>(
         .ok_or_else(|| AdminError::InvalidRequest("a JSON body is required".to_owned()))
 }
 
-/// The audit target for a client id from a path or body: the id if well formed, else a
-/// placeholder, so raw input never lands in the audit trail.
-fn client_target(id: &str) -> String {
-    ClientId::parse(id).map_or_else(
-        |_| "(invalid client_id)".to_owned(),
-        |id| id.as_str().to_owned(),
-    )
-}
-
-/// A path id that is not a valid client id names no client.
-fn client_id_from_path(id: &str) -> Result<ClientId, AdminError> {
-    ClientId::parse(id).map_err(|_| AdminError::ClientNotFound)
-}
-
-fn invalid(err: impl std::fmt::Display) -> AdminError {
-    AdminError::InvalidRequest(err.to_string())
-}
-
 async fn list_clients(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ClientSummary>>, AdminError> {
     Ok(Json(state.store.client_summaries().await?))
-}
-
-/// How a client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum AuthMethod {
-    /// A secret generated here, shown once.
-    #[default]
-    ClientSecret,
-    /// A JWT assertion signed with one of the client's registered keys (RFC 7523).
-    PrivateKeyJwt,
-}
-
-impl AuthMethod {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientSecret => "client_secret",
-            Self::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,74 +354,33 @@ async fn create_client(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CreatedClient>), AdminError> {
     let request: CreateClient = require_body(body)?;
-    let target = client_target(&request.client_id);
-    let detail = json!({
-        "auth_method": request.auth_method.as_str(),
-        "scope": request.scope,
-        "audience": request.audience,
-        "ttl": request.ttl,
-    });
-    let result = register(&state, request).await;
-    let created = audited(
-        &state,
-        &admin,
-        "admin.client.created",
-        &target,
-        detail,
-        result,
-    )
-    .await?;
-    tracing::info!(client_id = %created.client_id, auth_method = created.auth_method, actor = %admin.actor, "admin registered a client");
-    Ok((StatusCode::CREATED, Json(created)))
-}
-
-async fn register(state: &AppState, request: CreateClient) -> Result<CreatedClient, AdminError> {
-    let new = NewClient {
-        id: ClientId::parse(&request.client_id).map_err(invalid)?,
-        scope: Scope::parse(&request.scope)
-            .map_err(|err| invalid(format!("invalid scope: {err}")))?,
-        audience: Audience::parse(request.audience.as_deref().unwrap_or(DEFAULT_AUDIENCE))
-            .map_err(invalid)?,
-        ttl: Ttl::try_from(request.ttl.unwrap_or(DEFAULT_TTL_SECS)).map_err(invalid)?,
+    let registration = Registration {
+        client_id: request.client_id,
+        scope: request.scope,
+        audience: request.audience,
+        ttl: request.ttl,
+        auth_method: request.auth_method,
+        jwks: request.jwks.map(|jwks| match jwks {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }),
     };
-    let now = state.clock.now();
-    let summary = |secret: Option<String>, new: NewClient| CreatedClient {
-        client_id: new.id.as_str().to_owned(),
-        auth_method: request.auth_method.as_str(),
-        client_secret: secret,
-        scope: new.scope.to_string(),
-        audience: new.audience.as_str().to_owned(),
-        ttl: new.ttl.secs(),
-        created_at: now,
-    };
-    match (request.auth_method, &request.jwks) {
-        (AuthMethod::ClientSecret, None) => {
-            match clients::register(&state.store, &state.hasher, new.clone(), now).await {
-                Ok((_, secret)) => Ok(summary(Some(secret.expose().to_owned()), new)),
-                Err(ClientError::AlreadyExists(_)) => Err(AdminError::ClientExists),
-                Err(err) => Err(err.into()),
-            }
-        }
-        (AuthMethod::ClientSecret, Some(_)) => Err(invalid(
-            "jwks is only for private_key_jwt clients; set auth_method",
-        )),
-        (AuthMethod::PrivateKeyJwt, None) => Err(invalid("a private_key_jwt client needs jwks")),
-        (AuthMethod::PrivateKeyJwt, Some(jwks)) => {
-            let document = match jwks {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            // `register_with_jwks` checks it with the parser authentication will use: it
-            // refuses private members, weak or unusable keys, and RSA keys without a pinned
-            // algorithm.
-            match clients::register_with_jwks(&state.store, new.clone(), &document, now).await {
-                Ok(_) => Ok(summary(None, new)),
-                Err(ClientError::Jwks(err)) => Err(invalid(format!("jwks: {err}"))),
-                Err(ClientError::AlreadyExists(_)) => Err(AdminError::ClientExists),
-                Err(err) => Err(err.into()),
-            }
-        }
-    }
+    let created =
+        clients::register(state.ctx(), &state.hasher, &admin.caller(), registration).await?;
+    let client = &created.client;
+    tracing::info!(client_id = %client.id, auth_method = created.auth_method.as_str(), actor = %admin.actor, "admin registered a client");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedClient {
+            client_id: client.id.as_str().to_owned(),
+            auth_method: created.auth_method.as_str(),
+            client_secret: created.secret.map(|secret| secret.expose().to_owned()),
+            scope: client.scope.to_string(),
+            audience: client.audience.as_str().to_owned(),
+            ttl: client.ttl.secs(),
+            created_at: client.created_at,
+        }),
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -423,28 +394,7 @@ async fn disable_client(
     admin: AdminContext,
     Path(id): Path<String>,
 ) -> Result<Json<DisabledClient>, AdminError> {
-    let result = async {
-        let id = client_id_from_path(&id)?;
-        if !state
-            .store
-            .disable_client(id.as_str(), state.clock.now())
-            .await?
-        {
-            return Err(AdminError::ClientNotFound);
-        }
-        Ok(id)
-    }
-    .await;
-    let target = client_target(&id);
-    let id = audited(
-        &state,
-        &admin,
-        "admin.client.disabled",
-        &target,
-        json!({}),
-        result,
-    )
-    .await?;
+    let id = clients::disable(state.ctx(), &admin.caller(), &id).await?;
     tracing::info!(client_id = %id, actor = %admin.actor, "admin disabled a client");
     Ok(Json(DisabledClient {
         client_id: id.as_str().to_owned(),
@@ -463,37 +413,8 @@ async fn rotate_secret(
     admin: AdminContext,
     Path(id): Path<String>,
 ) -> Result<Json<RotatedSecret>, AdminError> {
-    let result = async {
-        let id = client_id_from_path(&id)?;
-        let record = state
-            .store
-            .client(id.as_str())
-            .await?
-            .ok_or(AdminError::ClientNotFound)?;
-        if record.auth_method != AuthMethod::ClientSecret.as_str() {
-            return Err(AdminError::Conflict(
-                "wrong_auth_method",
-                "the client authenticates with private_key_jwt and has no secret".to_owned(),
-            ));
-        }
-        let secret = ClientSecret::generate()?;
-        let hash = state.hasher.hash(secret.expose());
-        if !state.store.set_client_secret(id.as_str(), &hash).await? {
-            return Err(AdminError::ClientNotFound);
-        }
-        Ok((id, secret))
-    }
-    .await;
-    let target = client_target(&id);
-    let (id, secret) = audited(
-        &state,
-        &admin,
-        "admin.client.secret_rotated",
-        &target,
-        json!({}),
-        result,
-    )
-    .await?;
+    let (id, secret) =
+        clients::rotate_secret(state.ctx(), &state.hasher, &admin.caller(), &id).await?;
     tracing::info!(client_id = %id, actor = %admin.actor, "admin rotated a client secret");
     Ok(Json(RotatedSecret {
         client_id: id.as_str().to_owned(),
@@ -508,9 +429,8 @@ struct IssueToken {
     scope: Option<String>,
 }
 
-/// Issues a token to the client `id` without its secret, exactly as the client credentials
-/// grant would (same claims, lifetime, audience, key and scope rules): for operators trying
-/// a gateway route, or the UI explaining a decision. Audited as the operator's action.
+/// Issues a token to the client `id` without its secret ([`mint::mint_for`]): for operators
+/// trying a gateway route, or the UI explaining a decision.
 async fn issue_token(
     State(state): State<AppState>,
     admin: AdminContext,
@@ -518,146 +438,33 @@ async fn issue_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TokenResponse>, AdminError> {
     let request: IssueToken = parse_body(body)?.unwrap_or_default();
-    let target = client_target(&id);
-    let client = async {
-        let id = client_id_from_path(&id)?;
-        let record = state
-            .store
-            .client(id.as_str())
-            .await?
-            .ok_or(AdminError::ClientNotFound)?;
-        if record.disabled_at.is_some() {
-            return Err(AdminError::Conflict(
-                "client_disabled",
-                "the client is disabled and can have no tokens".to_owned(),
-            ));
-        }
-        let client = Client::try_from(record)?;
-        // Checked here too, so a refused scope is audited with the other refusals.
-        client
-            .scope
-            .narrow(request.scope.as_deref())
-            .map_err(scope_error)?;
-        Ok(client)
-    }
-    .await;
-    let requester = Requester::Admin {
-        actor: admin.actor.clone(),
-        source: admin.source.clone(),
-    };
-    // `issue` writes the success record itself, with the jti: the token is handed out only
-    // once that record is committed. Refusals are audited here, like other admin actions.
-    let issued = match client {
-        Ok(client) => token::issue(&state, &client, request.scope.as_deref(), requester)
-            .await
-            .map(|issued| (client, issued))
-            .map_err(|err| match err {
-                IssueError::Scope(err) => scope_error(err),
-                IssueError::Internal(err) => AdminError::Internal(err),
-                IssueError::Audit(_) => AdminError::AuditFailed,
-            }),
-        Err(err) => Err(err),
-    };
-    let (client, issued) = match issued {
-        Ok(issued) => issued,
-        // Nothing more can be recorded when the trail itself failed.
-        Err(AdminError::AuditFailed) => return Err(AdminError::AuditFailed),
-        Err(err) => {
-            let detail = json!({ "scope": request.scope });
-            return audited(
-                &state,
-                &admin,
-                token::ADMIN_ISSUED,
-                &target,
-                detail,
-                Err(err),
-            )
-            .await;
-        }
-    };
+    let (keyring, issuer) = (&state.keyring, &state.issuer);
+    let scope = request.scope.as_deref();
+    let (client, minted) =
+        mint::mint_for(state.ctx(), keyring, issuer, &admin.caller(), &id, scope).await?;
     // As the token endpoint's 200s are counted by the public router's metrics layer.
     state.metrics.count_token_issued();
-    tracing::info!(client_id = %client.id, jti = %issued.jti, actor = %admin.actor, "admin had a token issued to a client");
-    Ok(Json(issued.response))
-}
-
-fn scope_error(err: ScopeError) -> AdminError {
-    AdminError::InvalidScope(match err {
-        ScopeError::NotAllowed => "the requested scope is not allowed for this client".to_owned(),
-        other => format!("invalid scope: {other}"),
-    })
-}
-
-#[derive(Debug, Serialize)]
-struct RevokedClientTokens {
-    client_id: String,
-    /// Every token of the client issued before this time (`iat` < it) is revoked.
-    revoked_before: UnixTime,
+    tracing::info!(client_id = %client.id, jti = %minted.jti, actor = %admin.actor, "admin had a token issued to a client");
+    Ok(Json(minted.response))
 }
 
 async fn revoke_client_tokens(
     State(state): State<AppState>,
     admin: AdminContext,
     Path(id): Path<String>,
-) -> Result<Json<RevokedClientTokens>, AdminError> {
-    let result = revoke_whole_client(&state, &id).await;
-    finish_client_revocation(&state, &admin, &id, result).await
+) -> Result<Json<ClientRevoked>, AdminError> {
+    Ok(Json(revoke_client(&state, &admin, &id).await?))
 }
 
-/// Revokes every token `id` holds: all issued up to and including this second.
-async fn revoke_whole_client(
-    state: &AppState,
-    id: &str,
-) -> Result<RevokedClientTokens, AdminError> {
-    let id = client_id_from_path(id)?;
-    let record = state
-        .store
-        .client(id.as_str())
-        .await?
-        .ok_or(AdminError::ClientNotFound)?;
-    let now = state.clock.now();
-    // `iat` has whole seconds: a token issued earlier in this very second must be caught too;
-    // and another replica may accept the client's cached record for up to `CLIENT_RECHECK`
-    // after a disable, so tokens it issues meanwhile are covered as well.
-    let revoked_before = now
-        .saturating_add(1)
-        .saturating_add(crate::store::CLIENT_RECHECK.as_secs());
-    // Every token it covers has expired by then (plus the gateways' skew), so the entry can go.
-    let expires_at = revoked_before
-        .saturating_add(record.ttl_secs)
-        .saturating_add(CLIENT_REVOCATION_SLACK_SECS);
-    state
-        .store
-        .revoke_client(id.as_str(), revoked_before, expires_at)
-        .await?;
-    Ok(RevokedClientTokens {
-        client_id: id.as_str().to_owned(),
-        revoked_before,
-    })
-}
-
-async fn finish_client_revocation(
+/// Revokes every token of the client `id`, for both routes that do it.
+async fn revoke_client(
     state: &AppState,
     admin: &AdminContext,
     id: &str,
-    result: Result<RevokedClientTokens, AdminError>,
-) -> Result<Json<RevokedClientTokens>, AdminError> {
-    let detail = match &result {
-        Ok(done) => json!({ "revoked_before": done.revoked_before }),
-        Err(_) => json!({}),
-    };
-    let target = client_target(id);
-    let done = audited(
-        state,
-        admin,
-        "admin.client.tokens_revoked",
-        &target,
-        detail,
-        result,
-    )
-    .await?;
+) -> Result<ClientRevoked, AdminError> {
+    let done = revocations::revoke_client(state.ctx(), &admin.caller(), id).await?;
     tracing::info!(client_id = %done.client_id, revoked_before = done.revoked_before, actor = %admin.actor, "admin revoked every token of a client");
-    Ok(Json(done))
+    Ok(done)
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Json<Vec<KeyInfo>>, AdminError> {
@@ -692,26 +499,7 @@ async fn rotate_keys(
     } else {
         Urgency::Planned
     };
-    let settings = &state.keys;
-    let result = keys::rotate(
-        &state.store,
-        settings.sealer.as_ref(),
-        settings.alg,
-        &settings.rotation,
-        state.clock.now(),
-        urgency,
-    )
-    .await
-    .map_err(|err| match err {
-        KeyError::NextNotReady { .. } => {
-            AdminError::Conflict("next_key_not_ready", err.to_string())
-        }
-        KeyError::Concurrent => AdminError::Conflict("rotation_conflict", err.to_string()),
-        other => other.into(),
-    });
-    let target = result.as_deref().unwrap_or("signing_keys").to_owned();
-    let detail = json!({ "emergency": request.emergency });
-    let kid = audited(&state, &admin, "admin.key.rotated", &target, detail, result).await?;
+    let kid = crate::ops::keys::rotate(state.ctx(), &state.keys, &admin.caller(), urgency).await?;
     tracing::info!(%kid, emergency = request.emergency, actor = %admin.actor, "admin rotated the signing key");
     Ok(Json(RotatedKeys {
         kid,
@@ -745,7 +533,7 @@ struct CreateRevocation {
 #[serde(untagged)]
 enum Revoked {
     Token { jti: String, exp: UnixTime },
-    Client(RevokedClientTokens),
+    Client(ClientRevoked),
 }
 
 async fn create_revocation(
@@ -756,68 +544,22 @@ async fn create_revocation(
     let request: CreateRevocation = require_body(body)?;
     match (request.jti, request.exp, request.client_id) {
         (Some(jti), Some(exp), client_id) => {
-            let result = revoke_token(&state, &jti, exp, client_id.as_deref()).await;
-            let target = if valid_jti(&jti) {
-                jti.clone()
-            } else {
-                "(invalid jti)".to_owned()
-            };
-            audited(
-                &state,
-                &admin,
-                "admin.token.revoked",
-                &target,
-                json!({ "exp": exp }),
-                result,
-            )
-            .await?;
+            let client_id = client_id.as_deref();
+            revocations::revoke_token(state.ctx(), &admin.caller(), &jti, exp, client_id).await?;
             tracing::info!(%jti, exp, actor = %admin.actor, "admin revoked an access token");
             Ok(Json(Revoked::Token { jti, exp }))
         }
-        (Some(_), None, _) => Err(invalid(
-            "exp (the token's expiry, Unix seconds) is required with jti",
+        (Some(_), None, _) => Err(AdminError::InvalidRequest(
+            "exp (the token's expiry, Unix seconds) is required with jti".to_owned(),
         )),
-        (None, Some(_), _) => Err(invalid("exp is only meaningful with jti")),
-        (None, None, Some(client_id)) => {
-            let result = revoke_whole_client(&state, &client_id).await;
-            let Json(done) = finish_client_revocation(&state, &admin, &client_id, result).await?;
-            Ok(Json(Revoked::Client(done)))
-        }
-        (None, None, None) => Err(invalid("give jti and exp, or client_id")),
+        (None, Some(_), _) => Err(AdminError::InvalidRequest(
+            "exp is only meaningful with jti".to_owned(),
+        )),
+        (None, None, Some(client_id)) => Ok(Json(Revoked::Client(
+            revoke_client(&state, &admin, &client_id).await?,
+        ))),
+        (None, None, None) => Err(AdminError::InvalidRequest(
+            "give jti and exp, or client_id".to_owned(),
+        )),
     }
-}
-
-async fn revoke_token(
-    state: &AppState,
-    jti: &str,
-    exp: UnixTime,
-    client_id: Option<&str>,
-) -> Result<(), AdminError> {
-    if !valid_jti(jti) {
-        return Err(invalid(format!(
-            "jti must be 1 to {MAX_JTI_LEN} printable ASCII characters"
-        )));
-    }
-    let now = state.clock.now();
-    // No token of ours lives longer than the longest TTL; a later `exp` is a mistake, and
-    // would keep the entry in the feed for no token.
-    let latest = now
-        .saturating_add(MAX_TTL_SECS)
-        .saturating_add(CLIENT_REVOCATION_SLACK_SECS);
-    if exp > latest {
-        return Err(invalid(format!(
-            "exp is more than {MAX_TTL_SECS} seconds away: no token lives that long"
-        )));
-    }
-    let client_id = match client_id {
-        Some(id) => ClientId::parse(id).map_err(invalid)?.as_str().to_owned(),
-        // The column is required; an empty id means "not given by the operator".
-        None => String::new(),
-    };
-    state.store.revoke_token(jti, &client_id, exp, now).await?;
-    Ok(())
-}
-
-fn valid_jti(jti: &str) -> bool {
-    !jti.is_empty() && jti.len() <= MAX_JTI_LEN && jti.bytes().all(|b| (0x21..=0x7E).contains(&b))
 }

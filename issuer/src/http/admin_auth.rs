@@ -36,6 +36,7 @@ use crate::admin_credential;
 use crate::admin_session::{Session, SessionKey};
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::Verdict;
+use crate::ops::Caller;
 use crate::state::AppState;
 
 /// The name of the admin UI's session cookie.
@@ -66,6 +67,14 @@ impl AdminContext {
         Self {
             actor: format!("admin:{credential_id}"),
             source: peer.label(),
+        }
+    }
+
+    /// On whose behalf the operations of this request run.
+    pub(super) fn caller(&self) -> Caller {
+        Caller::Admin {
+            actor: self.actor.clone(),
+            source: self.source.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::admin::AdminError;
 use super::{revocation_feed, well_known};
 use crate::keys::Jwks;
+use crate::ops::revocations::Feed;
 use crate::state::AppState;
 
 /// The mirrors; `require_admin` is layered on by the caller (`admin_router`).
@@ -31,9 +32,7 @@ async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, AdminError> {
     ))
 }
 
-async fn revocation_feed(
-    State(state): State<AppState>,
-) -> Result<Json<revocation_feed::Feed>, AdminError> {
+async fn revocation_feed(State(state): State<AppState>) -> Result<Json<Feed>, AdminError> {
     Ok(Json(
         revocation_feed::document(&state)
             .await

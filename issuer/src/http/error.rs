@@ -15,6 +15,10 @@ use serde::de::DeserializeOwned;
 use crate::audit::AuditError;
 use crate::clients::ClientError;
 use crate::keys::KeyError;
+use crate::ops::clients::ClientOpError;
+use crate::ops::keys::KeyOpError;
+use crate::ops::mint::MintError;
+use crate::ops::revocations::RevocationError;
 use crate::random::RandomError;
 use crate::store::StoreError;
 
@@ -173,6 +177,8 @@ macro_rules! internal_from {
 }
 
 internal_from!(StoreError, KeyError, ClientError, RandomError, AuditError);
+// An operation's errors that its edge does not answer otherwise.
+internal_from!(MintError, ClientOpError, KeyOpError, RevocationError);
 
 /// Logs the cause of any `server_error` response.
 pub(super) async fn log_internal_errors(response: Response) -> Response {

@@ -10,27 +10,16 @@ use axum::http::HeaderName;
 use axum::http::header::CACHE_CONTROL;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 
 use super::OAuthError;
-use crate::clock::UnixTime;
+use crate::ops::revocations::{self, Feed};
 use crate::state::AppState;
-use crate::store::{RevokedClient, RevokedToken};
 
 /// Where the feed is served; advertised in the metadata as `revocation_feed_endpoint`.
 pub(super) const PATH: &str = "/oauth/revocations";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route(PATH, get(feed))
-}
-
-/// The feed document (the filter's `revocations` provider member consumes it).
-#[derive(Debug, Serialize)]
-pub(super) struct Feed {
-    iss: String,
-    generated_at: UnixTime,
-    tokens: Vec<RevokedToken>,
-    clients: Vec<RevokedClient>,
 }
 
 /// Every revocation in force now. Never cached by intermediaries: a stale copy would stretch
@@ -43,12 +32,5 @@ async fn feed(
 
 /// The feed as of now; also served on the admin port (`GET /admin/revocation-feed`).
 pub(super) async fn document(state: &AppState) -> Result<Feed, OAuthError> {
-    let now = state.clock.now();
-    let (tokens, clients) = state.store.revocations(now).await?;
-    Ok(Feed {
-        iss: state.issuer.as_str().to_owned(),
-        generated_at: now,
-        tokens,
-        clients,
-    })
+    Ok(revocations::feed(&state.store, &state.issuer, state.clock.now()).await?)
 }

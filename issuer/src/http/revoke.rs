@@ -3,13 +3,12 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::ErrorResponse;
 use axum::routing::post;
 use serde::Deserialize;
 
 use super::{Authenticated, OAuthError, Peer, PostCredentials};
-use crate::access_token;
-use crate::audit::{AuditEvent, Outcome};
-use crate::keys;
+use crate::ops::revocations::{self, RevocationError};
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -44,7 +43,8 @@ impl PostCredentials for RevokeForm {
     }
 }
 
-/// Revokes the token by its `jti` if it is ours, still valid and was issued to the caller.
+/// Revokes the token if it is ours, still valid and was issued to the caller
+/// ([`revocations::revoke_presented`]).
 ///
 /// Tokens that are invalid, expired or unknown get 200 as well (RFC 7009 §2.2): there is
 /// nothing left to revoke. A valid token of another client is refused (§2.1).
@@ -58,52 +58,14 @@ async fn revoke(
         .token
         .filter(|token| !token.is_empty())
         .ok_or(OAuthError::InvalidRequest("missing token"))?;
-    let now = state.clock.now();
-    let keys = keys::published(&state.store)
+    revocations::revoke_presented(state.ctx(), &state.issuer, &client, peer.label(), &token)
         .await
-        .map_err(OAuthError::from)?;
-    let Some(valid) = access_token::validate(&token, &keys, &state.issuer, now) else {
-        return Ok(StatusCode::OK);
-    };
-    let event = |outcome, detail| AuditEvent {
-        actor: client.id.as_str().to_owned(),
-        action: "token.revoked",
-        target: valid.jti.clone(),
-        source: peer.label(),
-        outcome,
-        detail,
-    };
-    if valid.client_id != client.id.as_str() {
-        // A refusal changes nothing, so failing to audit it does not change the answer.
-        let refused = event(
-            Outcome::Failure,
-            serde_json::json!({"reason": "issued to another client"}),
-        );
-        if let Err(err) = state.audit.record(refused).await {
-            tracing::error!(client_id = %client.id, error = %err, code = err.code(), "cannot audit a refused revocation");
-        }
-        return Err(
-            OAuthError::UnauthorizedClient("the token was issued to another client").into(),
-        );
-    }
-    state
-        .store
-        .revoke_token(&valid.jti, &valid.client_id, valid.exp, now)
-        .await
-        .map_err(OAuthError::from)?;
-    tracing::info!(client_id = %client.id, jti = %valid.jti, "revoked access token");
-    // The revocation stands either way (failing safe); on 503 the client retries, and the
-    // retry, finding nothing new to revoke, writes the missing record.
-    let revoked = event(Outcome::Success, serde_json::json!({"exp": valid.exp}));
-    if let Err(err) = state.audit.record(revoked).await {
-        tracing::error!(client_id = %client.id, jti = %valid.jti, error = %err, code = err.code(), "cannot audit a revocation");
-        return Err(err.into());
-    }
-    // Piggybacks on revocations (rare) so the table stays as small as the live token set.
-    state
-        .store
-        .purge_expired_revocations(now)
-        .await
-        .map_err(OAuthError::from)?;
+        .map_err(|err| match err {
+            RevocationError::NotYours => ErrorResponse::from(OAuthError::UnauthorizedClient(
+                "the token was issued to another client",
+            )),
+            RevocationError::Audit(err) => ErrorResponse::from(err),
+            other => ErrorResponse::from(OAuthError::from(other)),
+        })?;
     Ok(StatusCode::OK)
 }

@@ -26,7 +26,20 @@ pub use sealer::{AES_GCM_SEALER, AesGcmSealer, PLAINTEXT_SEALER, needs_reseal, o
 pub use sealer::{KeySealer, PlaintextSealer, SealError};
 pub use signer::{ACCESS_TOKEN_TYP, Keyring, SigningKey};
 
+use std::sync::Arc;
+
 use crate::store::StoreError;
+
+/// The signing algorithm, rotation policy and at-rest protection of keys.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Algorithm of new keys.
+    pub alg: SigningAlg,
+    /// When keys rotate; its publication lead is also the JWKS `max-age`.
+    pub rotation: RotationPolicy,
+    /// How private keys are protected at rest.
+    pub sealer: Arc<dyn KeySealer>,
+}
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]

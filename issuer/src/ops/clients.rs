@@ -1,0 +1,260 @@
+//! Client operations: registration (`issuer client create`, `POST /admin/clients`), disabling
+//! a client and replacing its secret.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Action, Caller, Coded, Ctx};
+use crate::audit::AuditError;
+use crate::clients::{
+    self, Audience, Client, ClientError, ClientId, ClientSecret, NewClient, SecretHasher, Ttl,
+};
+use crate::scope::Scope;
+use crate::store::StoreError;
+
+/// Audience of clients registered without one.
+pub const DEFAULT_AUDIENCE: &str = "quantjourney";
+
+/// Token lifetime of clients registered without one, in seconds.
+pub const DEFAULT_TTL_SECS: u64 = 300;
+
+const CREATED: Action = Action {
+    own: "client.created",
+    admin: "admin.client.created",
+};
+const DISABLED: Action = Action {
+    own: "client.disabled",
+    admin: "admin.client.disabled",
+};
+const SECRET_ROTATED: Action = Action {
+    own: "client.secret_rotated",
+    admin: "admin.client.secret_rotated",
+};
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A secret generated here, shown once.
+    #[default]
+    ClientSecret,
+    /// A JWT assertion signed with one of the client's registered keys (RFC 7523).
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecret => "client_secret",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// A registration as asked for. Its fields are checked by [`register`], so a malformed one is
+/// refused, and recorded, like any other refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The identifier.
+    pub client_id: String,
+    /// The scopes its tokens may carry, space separated.
+    pub scope: String,
+    /// The `aud` of its tokens; [`DEFAULT_AUDIENCE`] when `None`.
+    pub audience: Option<String>,
+    /// The lifetime of its tokens in seconds; [`DEFAULT_TTL_SECS`] when `None`.
+    pub ttl: Option<u64>,
+    /// How it will authenticate.
+    pub auth_method: AuthMethod,
+    /// The public JWKS document of a `private_key_jwt` client.
+    pub jwks: Option<String>,
+}
+
+/// A client just registered, with its secret: the only time the secret exists outside a hash.
+#[derive(Debug)]
+pub struct Registered {
+    /// The client as stored.
+    pub client: Client,
+    /// How it authenticates.
+    pub auth_method: AuthMethod,
+    /// Its secret (`client_secret` clients only).
+    pub secret: Option<ClientSecret>,
+}
+
+/// Why a client operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientOpError {
+    /// A field of the request is malformed or out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// A `private_key_jwt` client's JWKS is unusable.
+    #[error("invalid client JWKS: {0}")]
+    Jwks(clients::AssertionError),
+    /// No client has this id.
+    #[error("no client with this id")]
+    NotFound,
+    /// The id is taken; the existing client was left untouched.
+    #[error("client {0:?} already exists (refusing to overwrite it)")]
+    Exists(String),
+    /// The client authenticates with `private_key_jwt` and has no secret to replace.
+    #[error("the client authenticates with private_key_jwt and has no secret")]
+    WrongAuthMethod,
+    /// Storage or the RNG failed.
+    #[error(transparent)]
+    Internal(ClientError),
+    /// What was done could not be recorded in the audit trail.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+impl Coded for ClientOpError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) | Self::Jwks(_) => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::Exists(_) => "already_exists",
+            Self::WrongAuthMethod => "wrong_auth_method",
+            Self::Internal(_) => "server_error",
+            Self::Audit(err) => err.code(),
+        }
+    }
+}
+
+impl From<ClientError> for ClientOpError {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::AlreadyExists(id) => Self::Exists(id),
+            ClientError::Jwks(err) => Self::Jwks(err),
+            other => Self::Internal(other),
+        }
+    }
+}
+
+impl From<StoreError> for ClientOpError {
+    fn from(err: StoreError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// The audit target for a client id from a request: the id if well formed, else a placeholder,
+/// so raw input never lands in the audit trail.
+pub(crate) fn target(id: &str) -> String {
+    ClientId::parse(id).map_or_else(
+        |_| "(invalid client_id)".to_owned(),
+        |id| id.as_str().to_owned(),
+    )
+}
+
+/// A client id from a request that names an existing client: one that is not even well formed
+/// names none.
+pub(crate) fn named(id: &str) -> Result<ClientId, ClientOpError> {
+    ClientId::parse(id).map_err(|_| ClientOpError::NotFound)
+}
+
+fn invalid(err: impl std::fmt::Display) -> ClientOpError {
+    ClientOpError::Invalid(err.to_string())
+}
+
+/// Registers a client: with a secret, generated here and returned once, or with the public
+/// keys it signs `private_key_jwt` assertions with. An existing id is refused, never replaced.
+pub async fn register(
+    ctx: Ctx<'_>,
+    hasher: &SecretHasher,
+    caller: &Caller,
+    request: Registration,
+) -> Result<Registered, ClientOpError> {
+    let target = target(&request.client_id);
+    let detail = json!({
+        "auth_method": request.auth_method.as_str(),
+        "scope": request.scope,
+        "audience": request.audience,
+        "ttl": request.ttl,
+    });
+    let result = register_checked(ctx, hasher, request).await;
+    ctx.settle(caller, CREATED, &target, detail, result).await
+}
+
+async fn register_checked(
+    ctx: Ctx<'_>,
+    hasher: &SecretHasher,
+    request: Registration,
+) -> Result<Registered, ClientOpError> {
+    let new = NewClient {
+        id: ClientId::parse(&request.client_id).map_err(invalid)?,
+        scope: Scope::parse(&request.scope)
+            .map_err(|err| invalid(format!("invalid scope: {err}")))?,
+        audience: Audience::parse(request.audience.as_deref().unwrap_or(DEFAULT_AUDIENCE))
+            .map_err(invalid)?,
+        ttl: Ttl::try_from(request.ttl.unwrap_or(DEFAULT_TTL_SECS)).map_err(invalid)?,
+    };
+    let (client, secret) = match (request.auth_method, request.jwks) {
+        (AuthMethod::ClientSecret, None) => {
+            let (client, secret) = clients::register(ctx.store, hasher, new, ctx.now).await?;
+            (client, Some(secret))
+        }
+        (AuthMethod::ClientSecret, Some(_)) => {
+            return Err(invalid(
+                "jwks is only for private_key_jwt clients; set auth_method",
+            ));
+        }
+        (AuthMethod::PrivateKeyJwt, None) => {
+            return Err(invalid("a private_key_jwt client needs jwks"));
+        }
+        // `register_with_jwks` checks the keys with the parser authentication will use: it
+        // refuses private members, weak or unusable keys, and RSA keys without a pinned
+        // algorithm.
+        (AuthMethod::PrivateKeyJwt, Some(jwks)) => (
+            clients::register_with_jwks(ctx.store, new, &jwks, ctx.now).await?,
+            None,
+        ),
+    };
+    Ok(Registered {
+        client,
+        auth_method: request.auth_method,
+        secret,
+    })
+}
+
+/// Disables the client `id`: it can no longer authenticate.
+pub async fn disable(ctx: Ctx<'_>, caller: &Caller, id: &str) -> Result<ClientId, ClientOpError> {
+    let result = async {
+        let id = named(id)?;
+        if !ctx.store.disable_client(id.as_str(), ctx.now).await? {
+            return Err(ClientOpError::NotFound);
+        }
+        Ok(id)
+    }
+    .await;
+    ctx.settle(caller, DISABLED, &target(id), json!({}), result)
+        .await
+}
+
+/// Gives the client `id` a new secret, returned once; the old one stops working.
+pub async fn rotate_secret(
+    ctx: Ctx<'_>,
+    hasher: &SecretHasher,
+    caller: &Caller,
+    id: &str,
+) -> Result<(ClientId, ClientSecret), ClientOpError> {
+    let result = async {
+        let id = named(id)?;
+        let record = ctx
+            .store
+            .client(id.as_str())
+            .await?
+            .ok_or(ClientOpError::NotFound)?;
+        if record.auth_method != AuthMethod::ClientSecret.as_str() {
+            return Err(ClientOpError::WrongAuthMethod);
+        }
+        let secret = ClientSecret::generate().map_err(ClientError::from)?;
+        let hash = hasher.hash(secret.expose());
+        if !ctx.store.set_client_secret(id.as_str(), &hash).await? {
+            return Err(ClientOpError::NotFound);
+        }
+        Ok((id, secret))
+    }
+    .await;
+    ctx.settle(caller, SECRET_ROTATED, &target(id), json!({}), result)
+        .await
+}
