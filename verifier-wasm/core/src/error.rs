@@ -165,58 +165,127 @@ pub enum VerifyError {
     },
 }
 
+/// The stages of the decision, in the order the gateway runs them: every error is raised by
+/// one, and `explain` reports one step per stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Which rule applies to the method and path.
+    Rule,
+    /// Whether a bearer token is there.
+    Token,
+    /// Structure, header members, algorithm and `typ`.
+    Header,
+    /// Whether the provider has keys, and one for the token's `kid`.
+    Keys,
+    /// The signature.
+    Signature,
+    /// `iss`, `aud`, the dates and the required claims.
+    Claims,
+    /// The provider's revocation feed.
+    Revocation,
+    /// The rule's required scopes.
+    Scopes,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 8] = [
+        Stage::Rule,
+        Stage::Token,
+        Stage::Header,
+        Stage::Keys,
+        Stage::Signature,
+        Stage::Claims,
+        Stage::Revocation,
+        Stage::Scopes,
+    ];
+}
+
+/// One row of the error table: everything a host needs to answer with an error.
+struct Row {
+    code: &'static str,
+    status: u16,
+    /// RFC 6750 §3.1 `error`; `None` when the request had no token, or the failure is the
+    /// gateway's (no rule, keys or feed unavailable), not the token's.
+    bearer: Option<&'static str>,
+    stage: Stage,
+}
+
+const fn row(code: &'static str, status: u16, bearer: Option<&'static str>, stage: Stage) -> Row {
+    Row {
+        code,
+        status,
+        bearer,
+        stage,
+    }
+}
+
+const INVALID_TOKEN: Option<&str> = Some("invalid_token");
+
 impl VerifyError {
+    /// The error table: one row per variant, and no fallback arm, so a new variant does not
+    /// compile until it has its code, status, bearer error and stage.
+    fn row(&self) -> Row {
+        use Stage::*;
+        match self {
+            Self::TokenMissing => row("token_missing", 401, None, Token),
+            Self::AuthorizationMalformed { .. } => row(
+                "authorization_malformed",
+                400,
+                Some("invalid_request"),
+                Token,
+            ),
+            Self::TokenTooLarge { .. } => row("token_too_large", 401, INVALID_TOKEN, Header),
+            Self::TokenMalformed { .. } => row("token_malformed", 401, INVALID_TOKEN, Header),
+            Self::AlgNotAllowed { .. } => row("alg_not_allowed", 401, INVALID_TOKEN, Header),
+            Self::TypInvalid { .. } => row("typ_invalid", 401, INVALID_TOKEN, Header),
+            Self::HeaderForbidden { .. } => row("header_forbidden", 401, INVALID_TOKEN, Header),
+            Self::CritUnsupported => row("crit_unsupported", 401, INVALID_TOKEN, Header),
+            Self::KidUnknown { .. } => row("kid_unknown", 401, INVALID_TOKEN, Keys),
+            Self::SignatureInvalid => row("signature_invalid", 401, INVALID_TOKEN, Signature),
+            Self::TokenExpired { .. } => row("token_expired", 401, INVALID_TOKEN, Claims),
+            Self::TokenNotYetValid { .. } => row("token_not_yet_valid", 401, INVALID_TOKEN, Claims),
+            Self::IssuedInFuture { .. } => row("iat_in_future", 401, INVALID_TOKEN, Claims),
+            Self::LifetimeTooLong { .. } => row("lifetime_too_long", 401, INVALID_TOKEN, Claims),
+            Self::IssuerMismatch { .. } => row("issuer_mismatch", 401, INVALID_TOKEN, Claims),
+            Self::AudienceMismatch => row("audience_mismatch", 401, INVALID_TOKEN, Claims),
+            Self::ClaimMissing { .. } => row("claim_missing", 401, INVALID_TOKEN, Claims),
+            Self::ClaimInvalid { .. } => row("claim_invalid", 401, INVALID_TOKEN, Claims),
+            Self::InsufficientScope { .. } => row(
+                "insufficient_scope",
+                403,
+                Some("insufficient_scope"),
+                Scopes,
+            ),
+            Self::NoMatchingRule { .. } => row("no_matching_rule", 403, None, Rule),
+            Self::JwksUnavailable { .. } => row("jwks_unavailable", 503, None, Keys),
+            Self::TokenRevoked { .. } => row("token_revoked", 401, INVALID_TOKEN, Revocation),
+            Self::RevocationsUnavailable { .. } => {
+                row("revocations_unavailable", 503, None, Revocation)
+            }
+        }
+    }
+
     /// The stable machine code, e.g. `token_expired`. Never renamed.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::TokenMissing => "token_missing",
-            Self::AuthorizationMalformed { .. } => "authorization_malformed",
-            Self::TokenTooLarge { .. } => "token_too_large",
-            Self::TokenMalformed { .. } => "token_malformed",
-            Self::AlgNotAllowed { .. } => "alg_not_allowed",
-            Self::TypInvalid { .. } => "typ_invalid",
-            Self::HeaderForbidden { .. } => "header_forbidden",
-            Self::CritUnsupported => "crit_unsupported",
-            Self::KidUnknown { .. } => "kid_unknown",
-            Self::SignatureInvalid => "signature_invalid",
-            Self::TokenExpired { .. } => "token_expired",
-            Self::TokenNotYetValid { .. } => "token_not_yet_valid",
-            Self::IssuedInFuture { .. } => "iat_in_future",
-            Self::LifetimeTooLong { .. } => "lifetime_too_long",
-            Self::IssuerMismatch { .. } => "issuer_mismatch",
-            Self::AudienceMismatch => "audience_mismatch",
-            Self::ClaimMissing { .. } => "claim_missing",
-            Self::ClaimInvalid { .. } => "claim_invalid",
-            Self::InsufficientScope { .. } => "insufficient_scope",
-            Self::NoMatchingRule { .. } => "no_matching_rule",
-            Self::JwksUnavailable { .. } => "jwks_unavailable",
-            Self::TokenRevoked { .. } => "token_revoked",
-            Self::RevocationsUnavailable { .. } => "revocations_unavailable",
-        }
+        self.row().code
     }
 
     /// The HTTP status a gateway answers with.
     pub fn http_status(&self) -> u16 {
-        match self {
-            Self::AuthorizationMalformed { .. } => 400,
-            Self::InsufficientScope { .. } | Self::NoMatchingRule { .. } => 403,
-            Self::JwksUnavailable { .. } | Self::RevocationsUnavailable { .. } => 503,
-            _ => 401,
-        }
+        self.row().status
     }
 
     /// The RFC 6750 §3.1 `error` value, or `None` when the request had no token (§3.1: then
     /// the challenge carries no error code).
     pub fn bearer_error(&self) -> Option<&'static str> {
-        match self {
-            Self::TokenMissing => None,
-            Self::AuthorizationMalformed { .. } => Some("invalid_request"),
-            Self::InsufficientScope { .. } => Some("insufficient_scope"),
-            Self::NoMatchingRule { .. }
-            | Self::JwksUnavailable { .. }
-            | Self::RevocationsUnavailable { .. } => None,
-            _ => Some("invalid_token"),
-        }
+        self.row().bearer
+    }
+
+    /// The stage of the decision that raises it.
+    pub fn stage(&self) -> Stage {
+        self.row().stage
     }
 }
 

@@ -1,10 +1,10 @@
 //! `explain` and `decode`: the gateway's answer for one request, with the reasons a person needs.
 //!
-//! The verdict is never recomputed here: it is [`decide`]'s, the function the Envoy filter calls.
-//! What this module adds is the walk that a person reads: which rule matched, and each check the
-//! token went through, up to the one that refused it. The checks re-run the same parsing and
-//! verification functions `decide` uses, so the steps cannot tell a different story from the
-//! verdict (the crate's tests assert they agree on every shared vector).
+//! Nothing is decided here: `explain` runs the pipeline the Envoy filter runs, once, with an
+//! observer that keeps what each stage found ([`Trace`]), and turns that into the walk a person
+//! reads: which rule matched, and each stage the token went through, up to the one that refused
+//! it (the error table names the stage of every error). The steps cannot tell a different story
+//! from the verdict: they are the same run.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -16,15 +16,13 @@ use serde_json::Value;
 
 use crate::compact;
 use crate::config::Config;
-use crate::decision::{Awaiting, Decision, Request, decide};
-use crate::error::{Untrusted, VerifyError};
+use crate::decision::{Awaiting, Decision, Request, bearer_token};
+use crate::error::{Stage, VerifyError};
 use crate::json;
-use crate::keys::{FeedState, KeyState, Keys};
+use crate::keys::Keys;
 use crate::limits::MAX_JSON_DEPTH;
-use crate::policy::Provider;
-use crate::revocation::TokenRef;
+use crate::pipeline::{self, Trace};
 use crate::rules::{PathMatch, Requirement, Rule};
-use crate::verify::{Unverified, Verified};
 
 /// A token's parts, decoded and shown as they are: nothing in them is trusted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,37 +150,15 @@ impl RuleReport {
     }
 }
 
-/// One check on the way to the verdict.
+/// One stage on the way to the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
-    /// Which check.
+    /// Which stage.
     pub name: Stage,
     /// How it went.
     pub outcome: Outcome,
     /// What it found, for a person.
     pub detail: String,
-}
-
-/// The checks, in the order the gateway makes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Which rule applies to the method and path.
-    Rule,
-    /// Whether a bearer token is there.
-    Token,
-    /// Structure, header members, algorithm and `typ`.
-    Header,
-    /// Whether the provider has keys, and one for the token's `kid`.
-    Keys,
-    /// The signature.
-    Signature,
-    /// `iss`, `aud`, the dates and the required claims.
-    Claims,
-    /// The provider's revocation feed.
-    Revocation,
-    /// The rule's required scopes.
-    Scopes,
 }
 
 /// How a check went.
@@ -222,13 +198,29 @@ pub struct Explanation {
     pub steps: Vec<Step>,
 }
 
+/// What one run of the pipeline reported: the rule, and each stage that passed with its detail.
+#[derive(Default)]
+struct Recorder {
+    rule: Option<usize>,
+    passed: BTreeMap<Stage, String>,
+}
+
+impl Trace for Recorder {
+    fn rule(&mut self, index: usize) {
+        self.rule = Some(index);
+    }
+
+    fn pass(&mut self, stage: Stage, detail: impl FnOnce() -> String) {
+        self.passed.insert(stage, detail());
+    }
+}
+
 /// Explains what the gateway configured by `config` decides for `request` at `now` (Unix seconds),
 /// with keys and revocation feeds from `keys`.
 pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u64) -> Explanation {
-    let decision = decide(config, keys, request, now);
-    let token = request
-        .authorization
-        .and_then(crate::decision::bearer_token);
+    let mut recorder = Recorder::default();
+    let decision = pipeline::run(config, keys, None, request, now, &mut recorder);
+    let token = request.authorization.and_then(bearer_token);
     let mut explanation = Explanation {
         decision: Verdict::Allow,
         status: None,
@@ -241,6 +233,8 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
         token: token.and_then(|t| decode(t).ok()),
         steps: Vec::new(),
     };
+    let mut failure = None;
+    let mut waiting_at = None;
     match &decision {
         Decision::Allow {
             identity,
@@ -261,236 +255,91 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
             explanation.status = Some(denial.status);
             explanation.error = Some(ErrorReport::from(&denial.error));
             explanation.www_authenticate = denial.www_authenticate.clone();
+            failure = Some(&denial.error);
         }
-        Decision::Wait { .. } => explanation.decision = Verdict::Wait,
+        Decision::Wait { awaiting, .. } => {
+            explanation.decision = Verdict::Wait;
+            waiting_at = Some(match awaiting {
+                Awaiting::Keys => Stage::Keys,
+                Awaiting::Revocations => Stage::Revocation,
+            });
+        }
     }
-    let walk = Walk {
-        config,
-        keys,
-        request,
-        token,
-        now,
-        failure: match &decision {
-            Decision::Deny(denial) => Some(&denial.error),
-            _ => None,
-        },
-        waiting_at: match &decision {
-            Decision::Wait {
-                awaiting: Awaiting::Keys,
-                ..
-            } => Some(Stage::Keys),
-            Decision::Wait {
-                awaiting: Awaiting::Revocations,
-                ..
-            } => Some(Stage::Revocation),
-            _ => None,
-        },
+    let rule = recorder
+        .rule
+        .and_then(|index| config.rules.get(index).map(|rule| (index, rule)));
+    explanation.rule = rule.map(|(index, rule)| RuleReport::new(index, rule));
+    let provider = match rule.map(|(_, rule)| &rule.requirement) {
+        Some(Requirement::Token { provider, .. }) => Some(provider),
+        _ => None,
     };
-    walk.run(&mut explanation);
+    explanation.provider = provider.cloned();
+    let steps = Steps {
+        passed: &mut recorder.passed,
+        failure,
+        waiting_at,
+    };
+    explanation.steps = steps.list(config, provider.map(String::as_str));
     explanation
 }
 
-/// The check that raises each error.
-fn stage(error: &VerifyError) -> Stage {
-    match error {
-        VerifyError::NoMatchingRule { .. } => Stage::Rule,
-        VerifyError::TokenMissing | VerifyError::AuthorizationMalformed { .. } => Stage::Token,
-        VerifyError::TokenTooLarge { .. }
-        | VerifyError::TokenMalformed { .. }
-        | VerifyError::AlgNotAllowed { .. }
-        | VerifyError::TypInvalid { .. }
-        | VerifyError::HeaderForbidden { .. }
-        | VerifyError::CritUnsupported => Stage::Header,
-        VerifyError::JwksUnavailable { .. } | VerifyError::KidUnknown { .. } => Stage::Keys,
-        VerifyError::SignatureInvalid => Stage::Signature,
-        VerifyError::TokenRevoked { .. } | VerifyError::RevocationsUnavailable { .. } => {
-            Stage::Revocation
-        }
-        VerifyError::InsufficientScope { .. } => Stage::Scopes,
-        // The date and claim checks, and any variant added later: claims are the last token check.
-        _ => Stage::Claims,
-    }
-}
-
-/// The inputs of one explanation, walked check by check.
-struct Walk<'a, K> {
-    config: &'a Config,
-    keys: &'a K,
-    request: &'a Request<'a>,
-    token: Option<&'a str>,
-    now: u64,
-    /// Why the gateway denies, if it does; [`stage`] says at which check.
+/// The steps of one explanation, from what the run reported and how it ended.
+struct Steps<'a> {
+    passed: &'a mut BTreeMap<Stage, String>,
+    /// Why the gateway denies, if it does; the error table says at which stage.
     failure: Option<&'a VerifyError>,
-    /// The check the gateway would hold the request at.
+    /// The stage the gateway would hold the request at.
     waiting_at: Option<Stage>,
 }
 
-impl<K: Keys> Walk<'_, K> {
-    fn run(&self, out: &mut Explanation) {
-        let index = self
-            .config
-            .rules
-            .iter()
-            .position(|r| r.matcher.matches(self.request.method, self.request.path));
-        let Some((index, rule)) = index.and_then(|i| self.config.rules.get(i).map(|r| (i, r)))
-        else {
-            self.push(out, Stage::Rule, String::new());
-            return;
+impl Steps<'_> {
+    /// One step per stage the rule involves: only the rule stage for no rule or a public one,
+    /// up to the token stage when there is no token, every stage otherwise.
+    fn list(mut self, config: &Config, provider: Option<&str>) -> Vec<Step> {
+        let Some(name) = provider else {
+            return alloc::vec![self.step(Stage::Rule)];
         };
-        out.rule = Some(RuleReport::new(index, rule));
-        let (provider_name, scopes) = match &rule.requirement {
-            Requirement::Public { forward } => {
-                let detail = format!(
-                    "rule #{index} is public: no token is checked, and the Authorization header is {}",
-                    if *forward { "forwarded" } else { "removed" }
-                );
-                self.push(out, Stage::Rule, detail);
-                return;
-            }
-            Requirement::Token { provider, scopes } => (provider, scopes),
+        let Some(provider) = config.providers.get(name) else {
+            return alloc::vec![self.step(Stage::Rule)];
         };
-        out.provider = Some(provider_name.clone());
-        self.push(
-            out,
-            Stage::Rule,
-            format!("rule #{index} requires a token from provider '{provider_name}'"),
-        );
-        let Some(provider) = self.config.providers.get(provider_name) else {
-            return;
+        let last = match self.failure.map(VerifyError::stage) {
+            Some(Stage::Token) => Stage::Token,
+            _ => Stage::Scopes,
         };
-        self.push(out, Stage::Token, "a bearer token is present".to_string());
-        let Some(token) = self.token else { return };
-        let unverified = Unverified::parse(token, provider).ok();
-        let header_detail = unverified.as_ref().map_or_else(String::new, |u| {
-            format!(
-                "alg {}, typ {}, kid {}",
-                u.alg.name(),
-                shown(u.header.typ.as_deref()),
-                shown(u.header.kid.as_deref())
-            )
-        });
-        self.push(out, Stage::Header, header_detail);
-        let jwks = match self.keys.state(provider_name) {
-            KeyState::Ready(jwks) => Some(jwks),
-            _ => None,
-        };
-        let keys_detail = match (jwks, &unverified) {
-            (Some(jwks), Some(u)) => {
-                let count = jwks.candidates(u.header.kid.as_deref(), u.alg).count();
-                format!(
-                    "{} key(s) for {} with kid {} among {} published",
-                    count,
-                    u.alg.name(),
-                    shown(u.header.kid.as_deref()),
-                    jwks.keys.len()
-                )
-            }
-            _ => String::new(),
-        };
-        self.push(out, Stage::Keys, keys_detail);
-        let verified = match (jwks, unverified) {
-            (Some(jwks), Some(u)) => u.verify(provider, jwks, self.now).ok(),
-            _ => None,
-        };
-        self.push(
-            out,
-            Stage::Signature,
-            verified.as_ref().map_or_else(String::new, |v| {
-                format!(
-                    "verified with {} key {}",
-                    v.alg.name(),
-                    shown(v.kid.as_deref())
-                )
-            }),
-        );
-        self.push(
-            out,
-            Stage::Claims,
-            verified
-                .as_ref()
-                .map_or_else(String::new, |v| self.claims_detail(provider, v)),
-        );
-        if provider.revocations.is_none() {
-            out.steps.push(Step {
-                name: Stage::Revocation,
-                outcome: Outcome::Skip,
-                detail: format!("provider '{provider_name}' has no revocation feed configured"),
-            });
-        } else {
-            let detail = match (self.keys.revocations(provider_name), &verified) {
-                (FeedState::Ready(feed), Some(v)) => {
-                    let listed = feed.check(&TokenRef::from_claims(&v.claims)).is_some();
-                    if listed {
-                        String::new()
-                    } else {
-                        "neither the token's jti nor its client is on the revocation list"
-                            .to_string()
-                    }
-                }
-                _ => String::new(),
-            };
-            self.push(out, Stage::Revocation, detail);
-        }
-        let held: Vec<&str> = verified
-            .as_ref()
-            .map(|v| v.claims.scopes().collect())
-            .unwrap_or_default();
-        let scopes_detail = if scopes.is_empty() {
-            "the rule requires no scope".to_string()
-        } else {
-            format!(
-                "requires {}; the token holds {}",
-                scopes.join(" "),
-                if held.is_empty() {
-                    "none".to_string()
-                } else {
-                    held.join(" ")
-                }
-            )
-        };
-        self.push(out, Stage::Scopes, scopes_detail);
+        Stage::ALL
+            .into_iter()
+            .filter(|stage| *stage <= last)
+            .map(|stage| match stage {
+                Stage::Revocation if provider.revocations.is_none() => Step {
+                    name: stage,
+                    outcome: Outcome::Skip,
+                    detail: format!("provider '{name}' has no revocation feed configured"),
+                },
+                _ => self.step(stage),
+            })
+            .collect()
     }
 
-    /// Records `name` as passed (before the failing check), failed (at it) or skipped (after it,
-    /// or from where the gateway would wait). A failed step's detail is the error's message.
-    fn push(&self, out: &mut Explanation, name: Stage, pass_detail: String) {
-        let (outcome, detail) = match self.failure.map(|error| (stage(error), error)) {
-            Some((at, error)) if at == name => (Outcome::Fail, error.to_string()),
-            Some((at, _)) if at < name => (Outcome::Skip, "not reached".to_string()),
-            _ if self.waiting_at.is_some_and(|at| at <= name) => (
+    /// `stage` as passed (before the failing stage), failed (at it) or skipped (after it, or
+    /// from where the gateway would wait). A failed step's detail is the error's message.
+    fn step(&mut self, stage: Stage) -> Step {
+        let (outcome, detail) = match self.failure.map(|error| (error.stage(), error)) {
+            Some((at, error)) if at == stage => (Outcome::Fail, error.to_string()),
+            Some((at, _)) if at < stage => (Outcome::Skip, "not reached".to_string()),
+            _ if self.waiting_at.is_some_and(|at| at <= stage) => (
                 Outcome::Skip,
                 "the gateway holds the request until the provider's keys or revocation feed arrive"
                     .to_string(),
             ),
-            _ => (Outcome::Pass, pass_detail),
+            _ => (
+                Outcome::Pass,
+                self.passed.remove(&stage).unwrap_or_default(),
+            ),
         };
-        out.steps.push(Step {
-            name,
+        Step {
+            name: stage,
             outcome,
             detail,
-        });
+        }
     }
-
-    fn claims_detail(&self, provider: &Provider, verified: &Verified) -> String {
-        let claims = &verified.claims;
-        let expires = claims.exp - self.now as f64;
-        let when = if expires >= 0.0 {
-            format!("expires in {}s", expires as i64)
-        } else {
-            format!(
-                "expired {}s ago, within the {}s clock skew",
-                (-expires) as i64,
-                provider.clock_skew_seconds
-            )
-        };
-        format!(
-            "issuer {} trusted, audience accepted, {when}",
-            shown(claims.iss.as_deref())
-        )
-    }
-}
-
-/// An untrusted optional value for a detail line.
-fn shown(value: Option<&str>) -> String {
-    value.map_or_else(|| "(none)".to_string(), |v| format!("'{}'", Untrusted(v)))
 }

@@ -45,6 +45,7 @@ mod json;
 mod jwks;
 mod keys;
 pub mod limits;
+mod pipeline;
 mod policy;
 mod refresh;
 mod revocation;
@@ -56,19 +57,18 @@ pub use alg::{Algorithm, MlDsaKey, PublicKey};
 pub use cache::{CacheLimits, CacheStats, CachedToken, TokenCache, TokenDigest};
 pub use claims::{Claims, Lifetime};
 pub use config::{Config, ConfigError};
-pub use decision::{
-    Awaiting, Decision, Denial, Request, TokenFacts, bearer_token, decide, decide_cached,
-};
-pub use error::VerifyError;
+pub use decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
+pub use error::{Stage, VerifyError};
 pub use es256::P256Key;
 pub use explain::{
-    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Stage, Step, Verdict,
-    decode, explain,
+    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, Verdict, decode,
+    explain,
 };
 pub use header::Header;
 pub use identity::{IDENTITY_HEADERS, Identity};
 pub use jwks::{Jwk, Jwks, JwksError, Skipped};
 pub use keys::{FeedState, KeyState, Keys};
+pub use pipeline::{decide, decide_cached};
 pub use policy::{FetchTarget, KeySource, Provider, ProviderBuilder, RemoteJwks, RevocationFeed};
 pub use refresh::{
     Freshness, ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, SCHEDULE_BYTES,

@@ -61,9 +61,12 @@ impl Matcher {
     }
 }
 
-/// The first rule that matches the request, if any.
-pub fn first_match<'r>(rules: &'r [Rule], method: &str, path: &str) -> Option<&'r Rule> {
-    rules.iter().find(|r| r.matcher.matches(method, path))
+/// The first rule that matches the request, and its position in `rules`, if any.
+pub fn first_match<'r>(rules: &'r [Rule], method: &str, path: &str) -> Option<(usize, &'r Rule)> {
+    rules
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.matcher.matches(method, path))
 }
 
 /// The path without query string or fragment.
@@ -109,7 +112,7 @@ mod tests {
             ),
             rule(PathMatch::Prefix("/".into()), &[], token(&[])),
         ];
-        let pick = |m, p| first_match(&rules, m, p).map(|r| r.requirement.clone());
+        let pick = |m, p| first_match(&rules, m, p).map(|(_, r)| r.requirement.clone());
         assert_eq!(
             pick("POST", "/api/v1/entities/register-bulk"),
             Some(token(&["instruments:write"]))
