@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use verifier_core::{Config, FeedState, Jwks, KeyState, Keys, Revocations};
+use verifier_core::{Config, FeedState, Jwks, KeyState, Keys, Provider, Revocations};
 
 use crate::failure::Failure;
 
@@ -43,50 +43,80 @@ impl<'c> Supplied<'c> {
     }
 
     fn read_jwks(&mut self, value: &Value) -> Result<(), Failure> {
-        for (name, document) in per_provider(value, "jwks")? {
-            let field = format!("options.jwks.{name}");
-            let provider = self.config.providers.get(name).ok_or_else(|| {
-                Failure::Options(format!("{field}: the configuration has no such provider"))
-            })?;
-            if provider.local_jwks().is_some() {
-                return Err(Failure::Options(format!(
-                    "{field}: the provider has local_jwks; its keys come from the configuration"
-                )));
+        for given in per_provider(self.config, value, "jwks")? {
+            if given.provider.local_jwks().is_some() {
+                return Err(given
+                    .refused("the provider has local_jwks; its keys come from the configuration"));
             }
-            let jwks = Jwks::parse(text(document).as_bytes())
-                .map_err(|error| Failure::Jwks { field, error })?;
-            self.jwks.insert(name.clone(), jwks);
+            let jwks = Jwks::parse(given.document.as_bytes()).map_err(|error| Failure::Jwks {
+                field: given.field,
+                error,
+            })?;
+            self.jwks.insert(given.name.clone(), jwks);
         }
         Ok(())
     }
 
     fn read_feeds(&mut self, value: &Value) -> Result<(), Failure> {
-        for (name, document) in per_provider(value, "revocations")? {
-            let field = format!("options.revocations.{name}");
-            let provider = self.config.providers.get(name).ok_or_else(|| {
-                Failure::Options(format!("{field}: the configuration has no such provider"))
-            })?;
+        for given in per_provider(self.config, value, "revocations")? {
+            let provider = given.provider;
             let Some(feed) = &provider.revocations else {
-                return Err(Failure::Options(format!(
-                    "{field}: the provider has no revocations member, so the gateway reads no feed"
-                )));
+                return Err(given.refused(
+                    "the provider has no revocations member, so the gateway reads no feed",
+                ));
             };
             let feed =
-                Revocations::parse(text(document).as_bytes(), &provider.issuer, feed.max_bytes)
-                    .map_err(|error| Failure::Revocations { field, error })?;
-            self.feeds.insert(name.clone(), feed);
+                Revocations::parse(given.document.as_bytes(), &provider.issuer, feed.max_bytes)
+                    .map_err(|error| Failure::Revocations {
+                        field: given.field,
+                        error,
+                    })?;
+            self.feeds.insert(given.name.clone(), feed);
         }
         Ok(())
     }
 }
 
-/// `{<provider>: <document>}`.
-fn per_provider<'v>(value: &'v Value, name: &str) -> Result<&'v Map<String, Value>, Failure> {
-    value.as_object().ok_or_else(|| {
+/// One document of `options.<member>`, for a provider the configuration has.
+struct Given<'a> {
+    name: &'a String,
+    /// `options.<member>.<provider>`, for errors.
+    field: String,
+    provider: &'a Provider,
+    document: String,
+}
+
+impl Given<'_> {
+    fn refused(&self, why: &str) -> Failure {
+        Failure::Options(format!("{}: {why}", self.field))
+    }
+}
+
+/// `{<provider>: <document>}`, every provider named being one the configuration has.
+fn per_provider<'a>(
+    config: &'a Config,
+    value: &'a Value,
+    member: &str,
+) -> Result<Vec<Given<'a>>, Failure> {
+    let map = value.as_object().ok_or_else(|| {
         Failure::Options(format!(
-            "options.{name} must be an object keyed by provider name"
+            "options.{member} must be an object keyed by provider name"
         ))
-    })
+    })?;
+    map.iter()
+        .map(|(name, document)| {
+            let field = format!("options.{member}.{name}");
+            let provider = config.providers.get(name).ok_or_else(|| {
+                Failure::Options(format!("{field}: the configuration has no such provider"))
+            })?;
+            Ok(Given {
+                name,
+                field,
+                provider,
+                document: text(document),
+            })
+        })
+        .collect()
 }
 
 /// A document given as JSON text or as a value, as text.
