@@ -128,10 +128,7 @@ impl Config {
                 realm
             }
         };
-        let jwks_wait_ms = match root.optional("jwks_wait_ms") {
-            None => DEFAULT_JWKS_WAIT_MS,
-            Some(v) => integer(&root.path("jwks_wait_ms"), v, 1, 60_000)?,
-        };
+        let jwks_wait_ms = root.integer_or("jwks_wait_ms", DEFAULT_JWKS_WAIT_MS, 1, 60_000)?;
         let token_cache = match root.optional("token_cache") {
             None => CacheLimits::default(),
             Some(v) => {
@@ -139,14 +136,13 @@ impl Config {
                 let mut o = Obj::new(&path, v, &["max_entries", "max_bytes"])?;
                 let defaults = CacheLimits::default();
                 CacheLimits {
-                    max_entries: match o.optional("max_entries") {
-                        None => defaults.max_entries,
-                        Some(v) => bounded(&o.path("max_entries"), v, 0, 10_000_000)?,
-                    },
-                    max_bytes: match o.optional("max_bytes") {
-                        None => defaults.max_bytes,
-                        Some(v) => bounded(&o.path("max_bytes"), v, 0, 1 << 30)?,
-                    },
+                    max_entries: o.bounded_or(
+                        "max_entries",
+                        defaults.max_entries,
+                        0,
+                        10_000_000,
+                    )?,
+                    max_bytes: o.bounded_or("max_bytes", defaults.max_bytes, 0, 1 << 30)?,
                 }
             }
         };
@@ -230,20 +226,19 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         Some(Value::Null) => None,
         Some(v) => Some(string(&o.path("typ"), v)?),
     };
-    let clock_skew_seconds = match o.optional("clock_skew_seconds") {
-        None => DEFAULT_CLOCK_SKEW_SECONDS,
-        Some(v) => integer(&o.path("clock_skew_seconds"), v, 0, MAX_CLOCK_SKEW_SECONDS)?,
-    };
-    let max_lifetime_seconds = match o.optional("max_lifetime_seconds") {
-        None => DEFAULT_MAX_LIFETIME_SECONDS,
-        Some(v) => integer(&o.path("max_lifetime_seconds"), v, 1, 366 * 24 * 3600)?,
-    };
-    let forward = match o.optional("forward") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| error(&o.path("forward"), "expected true or false"))?,
-    };
+    let clock_skew_seconds = o.integer_or(
+        "clock_skew_seconds",
+        DEFAULT_CLOCK_SKEW_SECONDS,
+        0,
+        MAX_CLOCK_SKEW_SECONDS,
+    )?;
+    let max_lifetime_seconds = o.integer_or(
+        "max_lifetime_seconds",
+        DEFAULT_MAX_LIFETIME_SECONDS,
+        1,
+        366 * 24 * 3600,
+    )?;
+    let forward = o.bool_or("forward", false)?;
     let keys = match (o.optional("local_jwks"), o.optional("remote_jwks")) {
         (Some(local), None) => KeySource::Local(local_jwks(&o.path("local_jwks"), local)?),
         (None, Some(remote)) => KeySource::Remote(remote_jwks(&o.path("remote_jwks"), remote)?),
@@ -300,18 +295,24 @@ fn remote_jwks(path: &str, value: &Value) -> Result<RemoteJwks, ConfigError> {
         ],
     )?;
     let target = fetch_target(&mut o)?;
-    let refresh_seconds = match o.optional("refresh_seconds") {
-        None => DEFAULT_JWKS_REFRESH_SECONDS,
-        Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
-    };
-    let refetch_cooldown_seconds = match o.optional("refetch_cooldown_seconds") {
-        None => DEFAULT_REFETCH_COOLDOWN_SECONDS,
-        Some(v) => integer(&o.path("refetch_cooldown_seconds"), v, 1, 3600)?,
-    };
-    let max_stale_seconds = match o.optional("max_stale_seconds") {
-        None => DEFAULT_MAX_STALE_SECONDS,
-        Some(v) => integer(&o.path("max_stale_seconds"), v, 0, 7 * 24 * 3600)?,
-    };
+    let refresh_seconds = o.integer_or(
+        "refresh_seconds",
+        DEFAULT_JWKS_REFRESH_SECONDS,
+        1,
+        24 * 3600,
+    )?;
+    let refetch_cooldown_seconds = o.integer_or(
+        "refetch_cooldown_seconds",
+        DEFAULT_REFETCH_COOLDOWN_SECONDS,
+        1,
+        3600,
+    )?;
+    let max_stale_seconds = o.integer_or(
+        "max_stale_seconds",
+        DEFAULT_MAX_STALE_SECONDS,
+        0,
+        7 * 24 * 3600,
+    )?;
     Ok(RemoteJwks {
         target,
         refresh_seconds,
@@ -335,14 +336,18 @@ fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigEr
         ],
     )?;
     let target = fetch_target(&mut o)?;
-    let refresh_seconds = match o.optional("refresh_seconds") {
-        None => DEFAULT_REVOCATION_REFRESH_SECONDS,
-        Some(v) => integer(&o.path("refresh_seconds"), v, 1, 24 * 3600)?,
-    };
-    let max_stale_seconds = match o.optional("max_stale_seconds") {
-        None => DEFAULT_MAX_STALE_SECONDS.max(refresh_seconds),
-        Some(v) => integer(&o.path("max_stale_seconds"), v, 1, 7 * 24 * 3600)?,
-    };
+    let refresh_seconds = o.integer_or(
+        "refresh_seconds",
+        DEFAULT_REVOCATION_REFRESH_SECONDS,
+        1,
+        24 * 3600,
+    )?;
+    let max_stale_seconds = o.integer_or(
+        "max_stale_seconds",
+        DEFAULT_MAX_STALE_SECONDS.max(refresh_seconds),
+        1,
+        7 * 24 * 3600,
+    )?;
     // The age limit counts from the fetch, so a shorter one than the interval would drop every
     // feed before the next fetch could replace it.
     if max_stale_seconds < refresh_seconds {
@@ -351,10 +356,12 @@ fn revocation_feed(path: &str, value: &Value) -> Result<RevocationFeed, ConfigEr
             format!("must be at least refresh_seconds ({refresh_seconds})"),
         ));
     }
-    let max_bytes = match o.optional("max_bytes") {
-        None => DEFAULT_MAX_REVOCATION_BYTES,
-        Some(v) => bounded(&o.path("max_bytes"), v, 1024, MAX_REVOCATION_BYTES as u64)?,
-    };
+    let max_bytes = o.bounded_or(
+        "max_bytes",
+        DEFAULT_MAX_REVOCATION_BYTES,
+        1024,
+        MAX_REVOCATION_BYTES as u64,
+    )?;
     Ok(RevocationFeed {
         target,
         refresh_seconds,
@@ -379,10 +386,7 @@ fn fetch_target(o: &mut Obj<'_>) -> Result<FetchTarget, ConfigError> {
         None => cluster.clone(),
         Some(v) => string(&o.path("authority"), v)?,
     };
-    let timeout_ms = match o.optional("timeout_ms") {
-        None => DEFAULT_FETCH_TIMEOUT_MS,
-        Some(v) => integer(&o.path("timeout_ms"), v, 1, 60_000)?,
-    };
+    let timeout_ms = o.integer_or("timeout_ms", DEFAULT_FETCH_TIMEOUT_MS, 1, 60_000)?;
     Ok(FetchTarget {
         cluster,
         path: request_path,
@@ -430,12 +434,7 @@ fn rule(
             methods
         }
     };
-    let public = match o.optional("public") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| error(&o.path("public"), "expected true or false"))?,
-    };
+    let public = o.bool_or("public", false)?;
     let forward = match o.optional("forward") {
         None => None,
         Some(v) => Some(
@@ -536,6 +535,38 @@ impl<'a> Obj<'a> {
 
     fn optional(&mut self, key: &str) -> Option<&'a Value> {
         self.map.get(key)
+    }
+
+    /// A whole number from `min` to `max`, or `default` when the member is absent.
+    fn integer_or(
+        &mut self,
+        key: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        self.optional(key)
+            .map_or(Ok(default), |v| integer(&self.path(key), v, min, max))
+    }
+
+    /// [`integer_or`](Self::integer_or) as a size.
+    fn bounded_or(
+        &mut self,
+        key: &str,
+        default: usize,
+        min: u64,
+        max: u64,
+    ) -> Result<usize, ConfigError> {
+        self.optional(key)
+            .map_or(Ok(default), |v| bounded(&self.path(key), v, min, max))
+    }
+
+    /// `true` or `false`, or `default` when the member is absent.
+    fn bool_or(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        self.optional(key).map_or(Ok(default), |v| {
+            v.as_bool()
+                .ok_or_else(|| error(&self.path(key), "expected true or false"))
+        })
     }
 
     fn required(&mut self, key: &str) -> Result<&'a Value, ConfigError> {
