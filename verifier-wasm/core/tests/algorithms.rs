@@ -3,11 +3,9 @@
 //! implementation, and by the test signers over exact bytes) when the provider allows it, and is
 //! refused when it does not; keys serve only the algorithms their type and `alg` admit.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
-use verifier_core::{Algorithm, Decision, PublicJwk, Request, decide};
+use verifier_core::{Algorithm, Decision, PublicJwk, decide};
+use verifier_testkit::*;
 
 /// The algorithms this file is about, with a signer for each.
 fn new_signers() -> Vec<Signer> {
@@ -23,29 +21,16 @@ fn new_signers() -> Vec<Signer> {
     ]
 }
 
-fn alg_of(signer: &Signer) -> Algorithm {
-    Algorithm::from_name(signer.alg()).expect("a known algorithm")
-}
-
 fn only(alg: &str) -> Value {
     json!({ "algorithms": [alg] })
-}
-
-fn every_algorithm() -> Value {
-    let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
-    json!({ "algorithms": names })
 }
 
 /// The outcome of `decide` for `GET /` with this bearer token, under a configuration with one
 /// provider built from `provider` (a provider object as [`provider_json`] makes).
 fn decided(provider: Value, token: &str) -> &'static str {
     let config = parse_config(&config_json(provider));
-    let authorization = format!("Bearer {token}");
-    let request = Request {
-        method: "GET",
-        path: "/",
-        authorization: Some(&authorization),
-    };
+    let authorization = bearer(token);
+    let request = request("GET", "/", Some(&authorization));
     match decide(&config, &TestKeys::ready(&config), &request, NOW) {
         Decision::Allow {
             identity: Some(identity),
@@ -76,7 +61,7 @@ fn with_algorithms(keys: &[Value], algorithms: Value) -> Value {
 #[test]
 fn each_algorithm_verifies_when_the_provider_allows_it() {
     for signer in new_signers() {
-        let alg = alg_of(&signer);
+        let alg = signer.algorithm();
         let token = signer.token(&claims());
         let p = provider_with(&[signer.jwk()], only(alg.name()));
         let verified = check(&token, &p).unwrap_or_else(|e| panic!("{alg}: {}", e.code()));
@@ -103,7 +88,7 @@ fn each_algorithm_verifies_when_the_provider_allows_it() {
 #[test]
 fn each_algorithm_is_refused_when_the_provider_does_not_allow_it() {
     for signer in new_signers() {
-        let alg = alg_of(&signer);
+        let alg = signer.algorithm();
         let token = signer.token(&claims());
         // The test default: ES256, EdDSA, RS256. The key is in the set; the algorithm is not.
         let p = provider(&[signer.jwk()]);
@@ -153,18 +138,9 @@ fn a_provider_allowing_every_algorithm_verifies_each_with_its_own_key() {
 
 #[test]
 fn one_rsa_key_without_alg_serves_the_six_rsa_algorithms() {
-    let rs = Signer::rs256();
-    let mut jwk = rs.bare_jwk();
-    jwk["kid"] = json!("rsa");
+    let jwk = Signer::rs256().bare_jwk_with_kid("rsa");
     let p = provider_with(std::slice::from_ref(&jwk), every_algorithm());
-    for alg in [
-        Algorithm::Rs256,
-        Algorithm::Rs384,
-        Algorithm::Rs512,
-        Algorithm::Ps256,
-        Algorithm::Ps384,
-        Algorithm::Ps512,
-    ] {
+    for alg in RSA_ALGORITHMS {
         let signer = Signer::rsa(alg).with_kid("rsa");
         assert_eq!(code(&signer.token(&claims()), &p), "valid", "{alg}");
     }
@@ -173,21 +149,11 @@ fn one_rsa_key_without_alg_serves_the_six_rsa_algorithms() {
 #[test]
 fn an_rsa_signature_of_one_scheme_or_hash_never_passes_as_another() {
     // One RSA key without `alg`, so every RSA algorithm finds it: only the signature decides.
-    let rs = Signer::rs256();
-    let mut jwk = rs.bare_jwk();
-    jwk["kid"] = json!("rsa");
+    let jwk = Signer::rs256().bare_jwk_with_kid("rsa");
     let p = provider_with(&[jwk], every_algorithm());
-    let rsa_algs = [
-        Algorithm::Rs256,
-        Algorithm::Rs384,
-        Algorithm::Rs512,
-        Algorithm::Ps256,
-        Algorithm::Ps384,
-        Algorithm::Ps512,
-    ];
-    for signed_as in rsa_algs {
+    for signed_as in RSA_ALGORITHMS {
         let signer = Signer::rsa(signed_as).with_kid("rsa");
-        for claimed in rsa_algs {
+        for claimed in RSA_ALGORITHMS {
             // The header names `claimed`; the signature over that very header is `signed_as`.
             let header = json!({"alg": claimed.name(), "typ": "at+jwt", "kid": "rsa"});
             let expected = if claimed == signed_as {
@@ -220,14 +186,10 @@ fn curves_and_parameter_sets_are_not_interchangeable() {
     let (es256, es384) = (Signer::es256(1), Signer::es384(1));
     let (ml44, ml65) = (Signer::mldsa44(1), Signer::mldsa65(1));
     // Each key's JWK without `alg` where the type allows it (EC), so only the key type decides.
-    let mut p256 = es256.bare_jwk();
-    p256["kid"] = json!("ec");
-    let mut p384 = es384.bare_jwk();
-    p384["kid"] = json!("ec");
-    let mut akp44 = ml44.bare_jwk();
-    akp44["kid"] = json!("akp");
-    let mut akp65 = ml65.bare_jwk();
-    akp65["kid"] = json!("akp");
+    let p256 = es256.bare_jwk_with_kid("ec");
+    let p384 = es384.bare_jwk_with_kid("ec");
+    let akp44 = ml44.bare_jwk_with_kid("akp");
+    let akp65 = ml65.bare_jwk_with_kid("akp");
     // Only the P-256 key and the ML-DSA-44 key are published under the shared kids.
     let p = provider_with(&[p256.clone(), akp44.clone()], every_algorithm());
     for (signer, alg, expected) in [
@@ -363,7 +325,7 @@ fn jwt_simple_tokens() -> Vec<(&'static str, String, Value, PublicJwk)> {
             let kid = pair.public_key().jwk_thumbprint();
             let pair = pair.with_key_id(&kid);
             let token = pair
-                .sign_with_options(jwt_simple_claims(), &jwt_simple_at_jwt())
+                .sign_with_options(jwt_simple_claims("instruments:read"), &jwt_simple_at_jwt())
                 .unwrap();
             let jwk: Value = serde_json::from_str(&pair.public_key().to_jwk()).unwrap();
             assert_eq!(jwk["kid"].as_str(), Some(kid.as_str()), "{}", $alg);

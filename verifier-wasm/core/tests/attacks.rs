@@ -8,15 +8,13 @@
 //! keys, numeric dates at the edges of f64/u64, and — through `decide` with a key source that
 //! records what it is asked — proof that a refused header never reaches the keys, so no fetch.
 
-mod common;
-
 use std::cell::Cell;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use serde_json::{Value, json};
-use verifier_core::{Algorithm, Config, Decision, KeyState, Keys, Provider, Request, decide};
+use verifier_core::{Config, Decision, KeyState, Keys, Provider, decide};
+use verifier_testkit::*;
 
 // ---------------------------------------------------------------------------------------------
 // The target: one provider allowing every algorithm, with a key of each type
@@ -56,7 +54,7 @@ impl Target {
 
     fn provider_json(&self) -> Value {
         let mut p = provider_json(&self.keys());
-        p["algorithms"] = json!(Algorithm::ALL.iter().map(|a| a.name()).collect::<Vec<_>>());
+        merge(&mut p, every_algorithm());
         p
     }
 
@@ -108,12 +106,8 @@ impl Keys for Watching<'_> {
 /// denial's code; and how often it asked for keys and for a refetch.
 fn decide_watched(config: &Config, token: &str, refetch: bool) -> (String, usize, usize) {
     let keys = Watching::new(config, refetch);
-    let authorization = format!("Bearer {token}");
-    let request = Request {
-        method: "GET",
-        path: "/",
-        authorization: Some(&authorization),
-    };
+    let authorization = bearer(token);
+    let request = request("GET", "/", Some(&authorization));
     let outcome = match decide(config, &keys, &request, NOW) {
         Decision::Allow { .. } => "allow".to_string(),
         Decision::Deny(denial) => {
@@ -221,10 +215,6 @@ fn pem(label: &str, der: &[u8], eol: &str) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A compressed SEC1 point from an uncompressed one.
 fn compressed(point: &[u8]) -> Vec<u8> {
     let size = (point.len() - 1) / 2;
@@ -244,7 +234,7 @@ fn public_key_encodings(target: &Target) -> Vec<(String, String, Vec<u8>)> {
     let es = &target.es256;
     let point = es.sec1_uncompressed();
     let spki = [
-        hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200"),
+        unhex("3059301306072a8648ce3d020106082a8648ce3d030107034200"),
         point.clone(),
     ]
     .concat();
@@ -333,7 +323,7 @@ fn public_key_encodings(target: &Target) -> Vec<(String, String, Vec<u8>)> {
     // Ed25519
     let ed = &target.eddsa;
     let raw = unb64(ed.jwk()["x"].as_str().unwrap());
-    let ed_spki = [hex_bytes("302a300506032b6570032100"), raw.clone()].concat();
+    let ed_spki = [unhex("302a300506032b6570032100"), raw.clone()].concat();
     for (what, bytes) in [
         ("raw", raw.clone()),
         (
@@ -350,7 +340,7 @@ fn public_key_encodings(target: &Target) -> Vec<(String, String, Vec<u8>)> {
     // ES384 and ML-DSA-44
     let point = target.es384.sec1_uncompressed_p384();
     let spki384 = [
-        hex_bytes("3076301006072a8648ce3d020106052b81040022036200"),
+        unhex("3076301006072a8648ce3d020106052b81040022036200"),
         point.clone(),
     ]
     .concat();
@@ -385,49 +375,6 @@ fn public_key_encodings(target: &Target) -> Vec<(String, String, Vec<u8>)> {
     );
     add("empty", &es.kid, Vec::new());
     out
-}
-
-fn hex_bytes(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-/// HMAC (RFC 2104) with SHA-256, SHA-384 or SHA-512, written out so that any key, however
-/// short, can be used (jwt-simple refuses keys shorter than the hash).
-fn hmac(alg: &str, key: &[u8], message: &[u8]) -> Vec<u8> {
-    fn mac<D: sha2::Digest>(block: usize, key: &[u8], message: &[u8]) -> Vec<u8> {
-        let mut k = if key.len() > block {
-            D::digest(key).to_vec()
-        } else {
-            key.to_vec()
-        };
-        k.resize(block, 0);
-        let pad = |byte: u8| k.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-        let inner = D::new()
-            .chain_update(pad(0x36))
-            .chain_update(message)
-            .finalize();
-        D::new()
-            .chain_update(pad(0x5c))
-            .chain_update(inner)
-            .finalize()
-            .to_vec()
-    }
-    match alg {
-        "HS256" => mac::<sha2::Sha256>(64, key, message),
-        "HS384" => mac::<sha2::Sha384>(128, key, message),
-        "HS512" => mac::<sha2::Sha512>(128, key, message),
-        other => panic!("{other}"),
-    }
-}
-
-/// An HS token over the test claims, keyed with `secret`.
-fn hs_token(alg: &str, kid: &str, secret: &[u8]) -> String {
-    let header = json!({"alg": alg, "typ": "at+jwt", "kid": kid});
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims().to_string()));
-    format!("{input}.{}", b64(hmac(alg, secret, input.as_bytes())))
 }
 
 #[test]
@@ -649,7 +596,7 @@ fn psychic_signatures_are_refused_for_es384() {
     assert_eq!(code(&token, &p), "valid");
     let raw = unb64(segments(&token)[2]);
     assert_eq!(raw.len(), 96);
-    let n = hex_bytes(
+    let n = unhex(
         "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
     );
     let zero = [0u8; 48];
@@ -687,31 +634,6 @@ fn the_p256_zero_signature_is_refused_for_every_key_and_message() {
             );
         }
     }
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed-size `r || s`.
-fn der_signature(raw: &[u8]) -> Vec<u8> {
-    let half = raw.len() / 2;
-    let integer = |bytes: &[u8]| {
-        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
-        let mut value = if trimmed.first().is_some_and(|&b| b & 0x80 != 0) {
-            vec![0]
-        } else {
-            vec![]
-        };
-        value.extend(trimmed);
-        let mut out = vec![0x02, value.len() as u8];
-        out.extend(value);
-        out
-    };
-    let body = [integer(&raw[..half]), integer(&raw[half..])].concat();
-    let mut der = vec![0x30];
-    if body.len() >= 0x80 {
-        der.push(0x81);
-    }
-    der.push(body.len() as u8);
-    der.extend(body);
-    der
 }
 
 #[test]
@@ -764,10 +686,10 @@ fn ed25519_small_order_keys_and_identity_signatures_never_verify() {
             p[31] = 0x7f;
             p
         },
-        hex_bytes("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+        unhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
             .try_into()
             .unwrap(),
-        hex_bytes("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+        unhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
             .try_into()
             .unwrap(),
     ];
@@ -812,18 +734,9 @@ fn degenerate_rsa_signatures_are_invalid_for_every_rsa_algorithm() {
     n_minus_1[255] -= 1; // n is odd
     let mut n_plus_1 = n.clone();
     n_plus_1[255] += 1; // n is odd, so no carry
-    let mut jwk = target.rs256.bare_jwk();
-    jwk["kid"] = json!("rsa");
-    let everything: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
-    let p = provider_with(&[jwk], json!({ "algorithms": everything }));
-    for alg in [
-        Algorithm::Rs256,
-        Algorithm::Rs384,
-        Algorithm::Rs512,
-        Algorithm::Ps256,
-        Algorithm::Ps384,
-        Algorithm::Ps512,
-    ] {
+    let jwk = target.rs256.bare_jwk_with_kid("rsa");
+    let p = provider_with(&[jwk], every_algorithm());
+    for alg in RSA_ALGORITHMS {
         let token = Signer::rsa(alg).with_kid("rsa").token(&claims());
         assert_eq!(code(&token, &p), "valid", "{alg}");
         for (what, signature) in [
@@ -983,15 +896,6 @@ fn a_nested_token_under_an_unrecognised_cty_is_still_never_unwrapped() {
 // ---------------------------------------------------------------------------------------------
 // Numeric dates at the edges
 
-/// A token of the ES256 key with claim `name` set to the raw JSON text `raw`.
-fn with_raw_claim(signer: &Signer, name: &str, raw: &str) -> String {
-    let mut c = claims();
-    c.as_object_mut().unwrap().remove(name);
-    let text = c.to_string();
-    let payload = format!("{},\"{name}\":{raw}}}", &text[..text.len() - 1]);
-    signer.sign_text(&signer.header().to_string(), &payload)
-}
-
 #[test]
 fn numeric_dates_at_the_edges_of_f64_and_u64() {
     let target = Target::new();
@@ -1040,7 +944,7 @@ fn numeric_dates_at_the_edges_of_f64_and_u64() {
         ("iat", "0".into(), "lifetime_too_long"),
     ];
     for (name, raw, expected) in &cases {
-        let token = with_raw_claim(signer, name, raw);
+        let token = signer.token_with_raw_claim(name, raw);
         assert_eq!(code(&token, &p), *expected, "{name} = {raw}");
     }
     // exp missing, with everything else present.
@@ -1049,7 +953,7 @@ fn numeric_dates_at_the_edges_of_f64_and_u64() {
     // No date is ever a reason to panic, at any clock reading.
     for now in [0, 1, NOW, u64::MAX / 2, u64::MAX] {
         for (name, raw, _) in &cases {
-            let token = with_raw_claim(signer, name, raw);
+            let token = signer.token_with_raw_claim(name, raw);
             let _ = code_at(&token, &p, now);
         }
     }
@@ -1066,12 +970,8 @@ fn a_cached_token_with_an_extreme_exp_cannot_outlive_its_provider_limits() {
     let exp = NOW + 366 * 24 * 3600 - 10;
     let token = target.es256.token(&claims_with(json!({ "exp": exp })));
     let mut cache = verifier_core::TokenCache::new(verifier_core::CacheLimits::default());
-    let authorization = format!("Bearer {token}");
-    let request = Request {
-        method: "GET",
-        path: "/",
-        authorization: Some(&authorization),
-    };
+    let authorization = bearer(&token);
+    let request = request("GET", "/", Some(&authorization));
     let keys = TestKeys::ready(&config);
     let at = |cache: &mut verifier_core::TokenCache, now| match verifier_core::decide_cached(
         &config, &keys, cache, &request, now,
@@ -1122,7 +1022,7 @@ fn deeply_nested_json_anywhere_is_malformed_never_a_stack_overflow() {
             r#"{{"alg":"ES256","typ":"at+jwt","kid":"es256-1","x":{}}}"#,
             objects(depth)
         );
-        let token = signer.sign_text(&h, &claims().to_string());
+        let token = signer.sign_text(&h, claims().to_string());
         if token.len() <= verifier_core::limits::MAX_TOKEN_BYTES {
             assert_refused_before_keys(
                 &target,
@@ -1143,7 +1043,7 @@ fn deeply_nested_json_anywhere_is_malformed_never_a_stack_overflow() {
         }
     }
     // Unbalanced, as deep as the size limit allows.
-    let token = signer.sign_text(&"{\"a\":".repeat(1_000), &claims().to_string());
+    let token = signer.sign_text("{\"a\":".repeat(1_000), claims().to_string());
     assert_refused_before_keys(&target, &token, "token_malformed", "unbalanced header");
 }
 

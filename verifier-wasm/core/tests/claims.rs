@@ -1,11 +1,9 @@
 //! Claims: numeric dates and the clock, issuer, audience, `typ` and the RFC 9068 profile, and
 //! values that would become upstream request headers.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::Provider;
+use verifier_testkit::*;
 
 fn setup() -> (Signer, Provider) {
     let signer = Signer::es256(1);
@@ -18,18 +16,6 @@ fn untyped() -> (Signer, Provider) {
     let signer = Signer::es256(1);
     let p = provider_with(&[signer.jwk()], json!({"typ": null}));
     (signer, p)
-}
-
-/// The claim set's JSON text with `name` set to `raw` JSON text, verbatim.
-fn claims_text_with(name: &str, raw: &str) -> String {
-    let mut c = claims();
-    c.as_object_mut().unwrap().remove(name);
-    let text = c.to_string();
-    format!("{},\"{name}\":{raw}}}", &text[..text.len() - 1])
-}
-
-fn token_with_raw_claim(signer: &Signer, name: &str, raw: &str) -> String {
-    signer.sign_text(&signer.header().to_string(), &claims_text_with(name, raw))
 }
 
 fn with(changes: Value) -> Value {
@@ -84,13 +70,13 @@ fn exp_must_be_non_negative() {
     let (signer, p) = setup();
     for exp in ["-1", "-0.5", "-1700000290", "-1e10"] {
         assert_eq!(
-            code(&token_with_raw_claim(&signer, "exp", exp), &p),
+            code(&signer.token_with_raw_claim("exp", exp), &p),
             "claim_invalid",
             "{exp}"
         );
     }
     assert_eq!(
-        code(&token_with_raw_claim(&signer, "exp", "1700000290"), &p),
+        code(&signer.token_with_raw_claim("exp", "1700000290"), &p),
         "valid"
     );
 }
@@ -109,7 +95,7 @@ fn exp_out_of_range_or_not_a_json_number_is_refused() {
         "+1700000290",
         "01700000290",
     ] {
-        let outcome = code(&token_with_raw_claim(&signer, "exp", exp), &p);
+        let outcome = code(&signer.token_with_raw_claim("exp", exp), &p);
         assert!(
             ["token_malformed", "claim_invalid"].contains(&outcome),
             "{exp}: {outcome}"
@@ -117,7 +103,7 @@ fn exp_out_of_range_or_not_a_json_number_is_refused() {
     }
     assert_eq!(
         code(
-            &token_with_raw_claim(&signer, "exp", &(NOW + 290).to_string()),
+            &signer.token_with_raw_claim("exp", &(NOW + 290).to_string()),
             &p
         ),
         "valid"
@@ -134,16 +120,16 @@ fn fractional_and_exponent_dates_are_accepted() {
         "17000002900e-1",
     ] {
         assert_eq!(
-            code(&token_with_raw_claim(&signer, "exp", exp), &p),
+            code(&signer.token_with_raw_claim("exp", exp), &p),
             "valid",
             "{exp}"
         );
     }
-    let verified = check(&token_with_raw_claim(&signer, "exp", "1700000290.5"), &p).unwrap();
+    let verified = check(&signer.token_with_raw_claim("exp", "1700000290.5"), &p).unwrap();
     assert_eq!(verified.claims.exp, 1_700_000_290.5);
     // A fraction can also put it just past the skew.
     assert_eq!(
-        code(&token_with_raw_claim(&signer, "exp", "1699999939.5"), &p),
+        code(&signer.token_with_raw_claim("exp", "1699999939.5"), &p),
         "token_expired"
     );
 }
@@ -212,7 +198,7 @@ fn nbf_and_iat_must_be_non_negative_numbers() {
             "claim_invalid",
             "{claim}: null"
         );
-        let outcome = code(&token_with_raw_claim(&signer, claim, "1e400"), &p);
+        let outcome = code(&signer.token_with_raw_claim(claim, "1e400"), &p);
         assert!(
             ["token_malformed", "claim_invalid"].contains(&outcome),
             "{claim}: {outcome}"
@@ -238,7 +224,7 @@ fn lifetime_is_bounded_by_24_hours_by_default() {
     assert_eq!(code(&life(86_401), &p), "lifetime_too_long");
     assert_eq!(code(&life(365 * 86_400), &p), "lifetime_too_long");
     // A fraction over the limit is over the limit.
-    let token = token_with_raw_claim(&signer, "exp", &format!("{}.5", NOW - 10 + 86_400));
+    let token = signer.token_with_raw_claim("exp", &format!("{}.5", NOW - 10 + 86_400));
     assert_eq!(code(&token, &p), "lifetime_too_long");
     // Issued long ago and still unexpired: it has lived too long.
     assert_eq!(

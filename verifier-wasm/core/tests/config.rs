@@ -1,15 +1,13 @@
 //! The filter configuration (`Config::parse`): the documented example, defaults, and every
 //! unknown field or invalid value refused with the path of the field at fault.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::PathMatch;
 use verifier_core::defaults::DEFAULT_TYP;
 use verifier_core::{
     Algorithm, Config, ConfigError, FetchTarget, KeySource, RemoteJwks, Requirement,
 };
+use verifier_testkit::*;
 
 /// The example of DESIGN.md, "The filter's configuration", with `remote_jwks` (the document
 /// shows `local_jwks` beside it as the alternative; a provider has one or the other).

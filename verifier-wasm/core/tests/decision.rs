@@ -1,16 +1,14 @@
 //! The gateway's decision (`decide`): challenges and statuses (RFC 6750 §3), scopes, rule order,
 //! public routes, deny by default, waiting for keys, and what reaches the upstream.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::Freshness;
 use verifier_core::IDENTITY_HEADERS;
 use verifier_core::{
     Awaiting, Config, Decision, Denial, Identity, Jwks, KeyState, Keys, ProviderKeys,
-    RefreshPolicy, Request, Schedule, VerifyError, decide,
+    RefreshPolicy, Schedule, VerifyError, decide,
 };
+use verifier_testkit::*;
 
 fn signer() -> Signer {
     Signer::es256(1)
@@ -40,14 +38,6 @@ fn config() -> Config {
     parse_config(&config_json_for_decisions())
 }
 
-fn request<'a>(method: &'a str, path: &'a str, authorization: Option<&'a str>) -> Request<'a> {
-    Request {
-        method,
-        path,
-        authorization,
-    }
-}
-
 fn decide_ready(
     config: &Config,
     method: &str,
@@ -62,17 +52,6 @@ fn decide_ready(
     )
 }
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn denial(decision: Decision) -> Denial {
-    match decision {
-        Decision::Deny(d) => d,
-        other => panic!("expected a denial, got {other:?}"),
-    }
-}
-
 fn body(d: &Denial) -> Value {
     serde_json::from_str(&d.body).expect("the body is JSON")
 }
@@ -85,6 +64,16 @@ fn write_token() -> String {
     signer().token(&claims_with(
         json!({"scope": "instruments:read instruments:write"}),
     ))
+}
+
+/// `POST` to the write endpoint, which needs `instruments:write`, with `token`.
+fn post_write(config: &Config, token: &str) -> Decision {
+    decide_ready(
+        config,
+        "POST",
+        "/api/v1/entities/register-bulk",
+        Some(&bearer(token)),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,12 +191,7 @@ fn a_bad_token_is_401_invalid_token() {
 #[test]
 fn a_valid_token_lacking_the_rule_scope_is_403_insufficient_scope() {
     let config = config();
-    let d = denial(decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&bearer(&read_token())),
-    ));
+    let d = denial(post_write(&config, &read_token()));
     assert_eq!(d.status, 403);
     assert_eq!(
         d.error,
@@ -240,21 +224,11 @@ fn scopes_match_whole_tokens_only() {
         "",
     ] {
         let token = signer().token(&claims_with(json!({ "scope": scope })));
-        let d = denial(decide_ready(
-            &config,
-            "POST",
-            "/api/v1/entities/register-bulk",
-            Some(&bearer(&token)),
-        ));
+        let d = denial(post_write(&config, &token));
         assert_eq!(d.error.code(), "insufficient_scope", "{scope:?}");
     }
     let token = signer().token(&claims_with(json!({"scope": null})));
-    let d = denial(decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&bearer(&token)),
-    ));
+    let d = denial(post_write(&config, &token));
     assert_eq!(d.error.code(), "insufficient_scope", "no scope claim");
 }
 
@@ -264,12 +238,7 @@ fn every_required_scope_must_be_held() {
     c["rules"][1]["requires"]["scopes"] = json!(["a", "b", "c"]);
     let config = parse_config(&c);
     let token = signer().token(&claims_with(json!({"scope": "b x"})));
-    let d = denial(decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&bearer(&token)),
-    ));
+    let d = denial(post_write(&config, &token));
     assert_eq!(
         d.error,
         VerifyError::InsufficientScope {
@@ -284,12 +253,7 @@ fn every_required_scope_must_be_held() {
     );
     let token = signer().token(&claims_with(json!({"scope": "c x b a"})));
     assert!(matches!(
-        decide_ready(
-            &config,
-            "POST",
-            "/api/v1/entities/register-bulk",
-            Some(&bearer(&token))
-        ),
+        post_write(&config, &token),
         Decision::Allow { .. }
     ));
 }
@@ -297,12 +261,7 @@ fn every_required_scope_must_be_held() {
 #[test]
 fn a_valid_token_with_the_scope_is_allowed_with_its_identity() {
     let config = config();
-    let decision = decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&bearer(&write_token())),
-    );
+    let decision = post_write(&config, &write_token());
     let expected = Identity {
         subject: "svc.warehouse".into(),
         client_id: Some("warehouse".into()),
@@ -415,9 +374,8 @@ fn a_public_rule_allows_without_identity_and_without_checking() {
     }
     // Even with keys unavailable: nothing is checked.
     let keys = TestKeys {
-        config: &config,
-        pending: vec![],
         unavailable: vec![PROVIDER],
+        ..TestKeys::ready(&config)
     };
     assert!(matches!(
         decide(&config, &keys, &request("GET", "/health", None), NOW),
@@ -440,11 +398,7 @@ fn a_public_rule_forwards_authorization_only_when_it_says_so() {
         .as_bytes(),
     )
     .expect("config");
-    let keys = TestKeys {
-        config: &forwarding,
-        pending: vec![],
-        unavailable: vec![],
-    };
+    let keys = TestKeys::ready(&forwarding);
     let decision = decide(
         &forwarding,
         &keys,
@@ -585,9 +539,9 @@ fn keys_with<'c>(
     unavailable: &[&'static str],
 ) -> TestKeys<'c> {
     TestKeys {
-        config,
         pending: pending.to_vec(),
         unavailable: unavailable.to_vec(),
+        ..TestKeys::ready(config)
     }
 }
 
@@ -831,12 +785,7 @@ fn error_descriptions_never_carry_quotes_or_line_breaks_from_the_token() {
 #[test]
 fn the_scope_parameter_is_safe_too() {
     let config = config();
-    let d = denial(decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&bearer(&read_token())),
-    ));
+    let d = denial(post_write(&config, &read_token()));
     assert_safe_challenge(&d.www_authenticate.clone().unwrap(), 4);
 }
 

@@ -1,12 +1,10 @@
 //! `explain` and `decode`: what a person is told about a request and a token. The verdicts of the
 //! shared vectors are checked in vectors.rs; here, the parts only a person reads.
 
-mod common;
-
-use common::*;
 use serde_json::json;
-use verifier_core::{Config, Request, decode, explain};
+use verifier_core::{Config, decode, explain};
 use verifier_core::{Outcome, Stage, Verdict};
+use verifier_testkit::*;
 
 fn config() -> Config {
     let mut public = json!({"match": {"path": "/health"}, "public": true});
@@ -29,14 +27,6 @@ fn outcomes(explanation: &verifier_core::Explanation) -> Vec<(Stage, Outcome)> {
         .iter()
         .map(|s| (s.name, s.outcome))
         .collect()
-}
-
-fn request<'a>(method: &'a str, path: &'a str, authorization: Option<&'a str>) -> Request<'a> {
-    Request {
-        method,
-        path,
-        authorization,
-    }
 }
 
 #[test]
@@ -141,9 +131,8 @@ fn waiting_for_keys_is_explained_as_a_wait() {
     let config = config();
     let bearer = format!("Bearer {}", Signer::es256(3).token(&claims()));
     let keys = TestKeys {
-        config: &config,
         pending: vec![PROVIDER],
-        unavailable: vec![],
+        ..TestKeys::ready(&config)
     };
     let e = explain(&config, &keys, &request("GET", "/x", Some(&bearer)), NOW);
     assert_eq!(e.decision, Verdict::Wait);
@@ -167,6 +156,6 @@ fn decode_shows_what_verify_refuses() {
     assert_eq!(decode("a.b").unwrap_err().code(), "token_malformed");
     let duplicate = signer.sign_text(r#"{"alg":"ES256","alg":"none"}"#, "{}");
     assert_eq!(decode(&duplicate).unwrap_err().code(), "token_malformed");
-    let array = signer.sign_text(&signer.header().to_string(), "[1]");
+    let array = signer.sign_text(signer.header().to_string(), "[1]");
     assert_eq!(decode(&array).unwrap_err().code(), "token_malformed");
 }

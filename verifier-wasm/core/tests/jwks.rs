@@ -1,11 +1,9 @@
 //! JWKS loading (`Jwks::parse`): a set publishing private material is refused outright; weak,
 //! malformed or foreign keys are skipped without taking the set down; limits are enforced.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::{Jwks, JwksError};
+use verifier_testkit::*;
 
 fn parse(keys: &[Value]) -> Result<Jwks, JwksError> {
     Jwks::parse(jwks(keys).as_bytes())

@@ -2,18 +2,16 @@
 //! the feed's refresh policy, and the decision: a token that verified and is listed is refused
 //! with `token_revoked`; nothing is looked up before the signature and claims have verified.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::Freshness;
 use verifier_core::defaults::DEFAULT_MAX_REVOCATION_BYTES;
 use verifier_core::{
-    Awaiting, CacheLimits, Config, ConfigError, Decision, Denial, FeedState, KeyState, Keys,
-    ProviderFeed, RefreshPolicy, Request, RevocationError, Revocations, Schedule, TokenCache,
-    VerifyError, decide, decide_cached,
+    Awaiting, CacheLimits, Config, ConfigError, Decision, FeedState, KeyState, Keys, ProviderFeed,
+    RefreshPolicy, RevocationError, Revocations, Schedule, TokenCache, VerifyError, decide,
+    decide_cached,
 };
 use verifier_core::{Revoked, TokenRef};
+use verifier_testkit::*;
 
 /// The issuer's example feed, for [`ISSUER`].
 fn feed_json() -> Value {
@@ -671,15 +669,11 @@ fn decision_feed() -> Revocations {
 }
 
 fn run(keys: &impl Keys, config: &Config, path: &str, token: &str) -> Decision {
-    let authorization = format!("Bearer {token}");
+    let authorization = bearer(token);
     decide(
         config,
         keys,
-        &Request {
-            method: "GET",
-            path,
-            authorization: Some(&authorization),
-        },
+        &request("GET", path, Some(&authorization)),
         NOW,
     )
 }
@@ -689,13 +683,6 @@ fn outcome(decision: &Decision) -> String {
         Decision::Allow { .. } => "allow".into(),
         Decision::Deny(d) => d.error.code().into(),
         Decision::Wait { provider, awaiting } => format!("wait:{provider}:{awaiting:?}"),
-    }
-}
-
-fn denial(decision: Decision) -> Denial {
-    match decision {
-        Decision::Deny(d) => d,
-        other => panic!("expected a denial, got {other:?}"),
     }
 }
 
@@ -897,9 +884,8 @@ fn a_pending_feed_holds_a_verified_token_and_an_unavailable_one_is_503() {
     // Keys pending come first: the token cannot be verified yet.
     let keys_pending = WithFeed {
         keys: TestKeys {
-            config: &config,
             pending: vec![PROVIDER],
-            unavailable: vec![],
+            ..TestKeys::ready(&config)
         },
         feed: None,
         pending: true,
@@ -932,12 +918,8 @@ fn a_host_that_fetches_no_feed_fails_closed() {
 fn a_cached_token_is_checked_against_the_feed_on_every_hit() {
     let config = decision_config();
     let token = signer().token(&claims_with(json!({"jti": "later-revoked"})));
-    let authorization = format!("Bearer {token}");
-    let request = Request {
-        method: "GET",
-        path: "/api",
-        authorization: Some(&authorization),
-    };
+    let authorization = bearer(&token);
+    let request = request("GET", "/api", Some(&authorization));
     let mut cache = TokenCache::new(CacheLimits::default());
     // Verified while the first feed is awaited: cached, held.
     let pending = WithFeed {

@@ -1,11 +1,9 @@
 //! A token whose `kid` the current keys lack waits for a refetch when the host allows one, and is
 //! refused as `kid_unknown` when it does not.
 
-mod common;
-
-use common::*;
 use serde_json::json;
 use verifier_core::{Config, Decision, KeyState, Keys, Request, decide};
+use verifier_testkit::*;
 
 struct Refetching<'c> {
     inner: TestKeys<'c>,

@@ -1,11 +1,9 @@
 //! Algorithms, key selection and signatures: `none`, algorithm confusion, pinned algorithms,
 //! `kid` handling and key rotation, and signatures that are wrong in every way we know of.
 
-mod common;
-
-use common::*;
 use serde_json::json;
 use verifier_core::{Algorithm, Jwks};
+use verifier_testkit::*;
 
 fn all_three() -> (Signer, Signer, Signer, verifier_core::Provider) {
     let (es, ed, rs) = (Signer::es256(1), Signer::eddsa(1), Signer::rs256());
@@ -95,16 +93,6 @@ fn algorithms_the_verifier_does_not_implement_are_refused() {
     }
 }
 
-/// An HS256 token keyed with `key`: what an attacker signs in the algorithm-confusion attack.
-fn hs256(kid: &str, key: &[u8]) -> String {
-    let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims().to_string()));
-    format!(
-        "{input}.{}",
-        b64(hmac_sha256::HMAC::mac(input.as_bytes(), key))
-    )
-}
-
 #[test]
 fn hs256_keyed_with_public_key_bytes_is_refused() {
     let (es, ed, rs, p) = all_three();
@@ -156,7 +144,11 @@ fn hs256_keyed_with_public_key_bytes_is_refused() {
     ];
     encodings.push(("empty key", "es256-1", Vec::new()));
     for (what, kid, key) in encodings {
-        assert_eq!(code(&hs256(kid, &key), &p), "alg_not_allowed", "{what}");
+        assert_eq!(
+            code(&hs_token("HS256", kid, &key), &p),
+            "alg_not_allowed",
+            "{what}"
+        );
     }
 }
 
@@ -254,8 +246,7 @@ fn a_jwk_that_names_an_alg_is_used_only_for_that_alg() {
 #[test]
 fn a_jwk_without_alg_is_used_for_the_alg_its_type_fits() {
     let es = Signer::es256(1);
-    let mut jwk = es.bare_jwk();
-    jwk["kid"] = json!(es.kid);
+    let jwk = es.bare_jwk_with_kid(&es.kid);
     let p = provider(&[jwk]);
     assert_eq!(code(&es.token(&claims()), &p), "valid");
     let ed = Signer::eddsa(1).with_kid(&es.kid);
@@ -403,26 +394,6 @@ fn a_signature_over_the_wrong_input_is_invalid() {
             "{message}"
         );
     }
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a fixed-size `r || s`.
-fn der_signature(raw: &[u8]) -> Vec<u8> {
-    let integer = |bytes: &[u8]| {
-        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
-        let mut value = if trimmed.first().is_some_and(|&b| b & 0x80 != 0) {
-            vec![0]
-        } else {
-            vec![]
-        };
-        value.extend(trimmed);
-        let mut out = vec![0x02, value.len() as u8];
-        out.extend(value);
-        out
-    };
-    let body = [integer(&raw[..32]), integer(&raw[32..])].concat();
-    let mut der = vec![0x30, body.len() as u8];
-    der.extend(body);
-    der
 }
 
 #[test]

@@ -1,11 +1,9 @@
 //! Token structure: valid tokens of every algorithm (and minted by another implementation),
 //! the compact serialization, canonical base64url, size limits, strict JSON and header members.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::{Algorithm, PublicJwk};
+use verifier_testkit::*;
 
 // ---------------------------------------------------------------------------------------------
 // Valid tokens
@@ -66,36 +64,9 @@ fn a_valid_token_fails_under_another_key_with_the_same_kid() {
     }
 }
 
-/// The issuer's custom claims, as it would define them with jwt-simple.
-#[derive(serde::Serialize)]
-struct AccessClaims {
-    client_id: String,
-    scope: String,
-}
-
-fn issuer_claims() -> jwt_simple::prelude::JWTClaims<AccessClaims> {
-    use jwt_simple::prelude::*;
-    let custom = AccessClaims {
-        client_id: "warehouse".into(),
-        scope: "instruments:read instruments:write".into(),
-    };
-    let mut c = Claims::with_custom_claims(custom, Duration::from_secs(300))
-        .with_issuer(ISSUER)
-        .with_subject("svc.warehouse")
-        .with_audience(AUDIENCE)
-        .with_jwt_id("0b7f6c9e-8d7e-4b7b-9f55-2f1c3f0d5e11");
-    // jwt-simple stamps the wall clock; pin it to the test clock.
-    c.issued_at = Some(Duration::from_secs(NOW));
-    c.invalid_before = Some(Duration::from_secs(NOW));
-    c.expires_at = Some(Duration::from_secs(NOW + 300));
-    c
-}
-
-fn at_jwt() -> jwt_simple::prelude::HeaderOptions {
-    jwt_simple::prelude::HeaderOptions {
-        signature_type: Some("at+jwt".into()),
-        ..Default::default()
-    }
+/// The issuer's claims as jwt-simple mints them, with the write scope too.
+fn issuer_claims() -> jwt_simple::prelude::JWTClaims<JwtSimpleAccessClaims> {
+    jwt_simple_claims("instruments:read instruments:write")
 }
 
 fn jwk_value(text: &str) -> Value {
@@ -108,7 +79,9 @@ fn token_minted_like_the_issuer_with_jwt_simple_es256_verifies() {
     let pair = ES256KeyPair::from_bytes(&[9; 32]).unwrap();
     let kid = pair.public_key().jwk_thumbprint();
     let pair = pair.with_key_id(&kid);
-    let token = pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap();
+    let token = pair
+        .sign_with_options(issuer_claims(), &jwt_simple_at_jwt())
+        .unwrap();
     let jwk = jwk_value(&pair.public_key().to_jwk());
     assert_eq!(
         (
@@ -146,7 +119,9 @@ fn token_minted_like_the_issuer_with_jwt_simple_eddsa_verifies() {
     let pair = Ed25519KeyPair::from_bytes(seed.as_ref()).unwrap();
     let kid = pair.public_key().jwk_thumbprint();
     let pair = pair.with_key_id(&kid);
-    let token = pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap();
+    let token = pair
+        .sign_with_options(issuer_claims(), &jwt_simple_at_jwt())
+        .unwrap();
     let jwk = jwk_value(&pair.public_key().to_jwk());
     let p = provider(std::slice::from_ref(&jwk));
     let verified = check(&token, &p).expect("a jwt-simple EdDSA access token verifies");
@@ -168,7 +143,9 @@ fn token_minted_like_the_issuer_with_jwt_simple_rs256_verifies() {
     let pair = rs256_jwt_simple_pair().clone();
     let kid = pair.public_key().jwk_thumbprint();
     let pair = pair.with_key_id(&kid);
-    let token = pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap();
+    let token = pair
+        .sign_with_options(issuer_claims(), &jwt_simple_at_jwt())
+        .unwrap();
     let jwk = jwk_value(&pair.public_key().to_jwk());
     let p = provider(std::slice::from_ref(&jwk));
     let verified = check(&token, &p).expect("a jwt-simple RS256 access token verifies");
@@ -194,7 +171,9 @@ fn jwt_simple_default_header_typ_jwt_is_refused_by_the_default_provider() {
     assert_eq!(code(&token, &p), "typ_invalid");
     assert_eq!(
         code(
-            &pair.sign_with_options(issuer_claims(), &at_jwt()).unwrap(),
+            &pair
+                .sign_with_options(issuer_claims(), &jwt_simple_at_jwt())
+                .unwrap(),
             &p
         ),
         "valid"
@@ -208,6 +187,21 @@ fn es256() -> (Signer, verifier_core::Provider) {
     let signer = Signer::es256(1);
     let p = provider(&[signer.jwk()]);
     (signer, p)
+}
+
+/// The encoded header and claims of `signer`'s token, each padded with spaces to a length that
+/// is not a multiple of 3, so its base64url has room for padding and spare bits.
+fn unaligned_segments(signer: &Signer) -> (String, String) {
+    let unaligned = |mut text: String| {
+        while text.len() % 3 == 0 {
+            text.push(' ');
+        }
+        b64(text)
+    };
+    (
+        unaligned(signer.header().to_string()),
+        unaligned(claims().to_string()),
+    )
 }
 
 #[test]
@@ -249,16 +243,7 @@ fn empty_payload_is_malformed_even_when_signed() {
 #[test]
 fn padding_is_refused_in_every_segment() {
     let (signer, p) = es256();
-    // Header and payload lengths not multiples of 3, so each segment has room for padding.
-    let mut header = signer.header().to_string();
-    while header.len() % 3 == 0 {
-        header.push(' ');
-    }
-    let mut payload = claims().to_string();
-    while payload.len() % 3 == 0 {
-        payload.push(' ');
-    }
-    let (h, pl) = (b64(&header), b64(&payload));
+    let (h, pl) = unaligned_segments(&signer);
     let good = signer.sign_segments(&h, &pl);
     assert_eq!(code(&good, &p), "valid", "the unpadded twin verifies");
     // Signed over the padded text, so only the encoding can be the reason for refusal.
@@ -323,15 +308,7 @@ fn standard_alphabet_is_refused() {
 #[test]
 fn stray_trailing_bits_are_refused() {
     let (signer, p) = es256();
-    let mut header = signer.header().to_string();
-    while header.len() % 3 == 0 {
-        header.push(' ');
-    }
-    let mut payload = claims().to_string();
-    while payload.len() % 3 == 0 {
-        payload.push(' ');
-    }
-    let (h, pl) = (b64(&header), b64(&payload));
+    let (h, pl) = unaligned_segments(&signer);
     let good = signer.sign_segments(&h, &pl);
     assert_eq!(code(&good, &p), "valid");
     assert_eq!(
@@ -428,7 +405,7 @@ fn header_and_claims_must_be_json_objects() {
     }
     let header = r#"{"alg":"ES256","typ":"at+jwt","kid":"es256-1"}"#;
     assert_eq!(
-        code(&signer.sign_text(header, &claims().to_string()), &p),
+        code(&signer.sign_text(header, claims().to_string()), &p),
         "valid"
     );
 }
@@ -561,7 +538,7 @@ fn absurd_nesting_is_a_clean_refusal_not_a_crash() {
         "]".repeat(2_000)
     );
     assert_eq!(
-        code(&signer.sign_text(&header_deep, &claims().to_string()), &p),
+        code(&signer.sign_text(&header_deep, claims().to_string()), &p),
         "token_malformed"
     );
 }

@@ -10,16 +10,14 @@
 //! UPDATE_VECTORS=1 cargo test -p verifier-core --test vectors
 //! ```
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::*;
 use serde_json::{Value, json};
 use verifier_core::Verdict;
 use verifier_core::{
     Config, FeedState, Jwks, KeySource, KeyState, Keys, Request, Revocations, explain, verify,
 };
+use verifier_testkit::*;
 
 /// What a verify case must give.
 enum Expect {
@@ -207,8 +205,8 @@ fn verify_cases() -> Vec<VerifyCase> {
         case(
             "duplicate claim name",
             es256().sign_text(
-                &es256().header().to_string(),
-                &claims()
+                es256().header().to_string(),
+                claims()
                     .to_string()
                     .replacen('{', "{\"sub\":\"svc.admin\",", 1),
             ),

@@ -19,11 +19,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use verifier_core::Jwks;
 use verifier_core::{Algorithm, PublicKey};
+use verifier_testkit::{b64, unhex};
 
 fn vectors(file: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,19 +30,6 @@ fn vectors(file: &str) -> Value {
         .join(file);
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Lower-case or upper-case hex, even length; panics on anything else (the files are trusted).
-fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd-length hex {text:?}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn str_of<'a>(v: &'a Value, name: &str) -> &'a str {
@@ -84,8 +70,8 @@ fn jwk_for(kind: KeyKind, group: &Value, alg: Algorithm) -> Value {
     let pk = &group["publicKey"];
     let jwk = match kind {
         KeyKind::Ec(crv, size) => {
-            let x = b64(&fixed(&hex(str_of(pk, "wx")), size));
-            let y = b64(&fixed(&hex(str_of(pk, "wy")), size));
+            let x = b64(fixed(&unhex(str_of(pk, "wx")), size));
+            let y = b64(fixed(&unhex(str_of(pk, "wy")), size));
             // Our encoding of the key agrees with the JWK Wycheproof ships, where it ships one
             // (it leaves it out for some edge-case keys).
             if let Some(theirs) = group.get("publicKeyJwk") {
@@ -101,13 +87,13 @@ fn jwk_for(kind: KeyKind, group: &Value, alg: Algorithm) -> Value {
             json!({"kty": "EC", "crv": crv, "x": x, "y": y})
         }
         KeyKind::Ed25519 => {
-            let x = b64(&hex(str_of(pk, "pk")));
+            let x = b64(unhex(str_of(pk, "pk")));
             assert_eq!(x, str_of(&group["publicKeyJwk"], "x"));
             json!({"kty": "OKP", "crv": "Ed25519", "x": x})
         }
         KeyKind::Rsa => {
-            let n = b64(&minimal(&hex(str_of(pk, "modulus"))));
-            let e = b64(&minimal(&hex(str_of(pk, "publicExponent"))));
+            let n = b64(minimal(&unhex(str_of(pk, "modulus"))));
+            let e = b64(minimal(&unhex(str_of(pk, "publicExponent"))));
             let theirs = group
                 .get("publicKeyJwk")
                 .or_else(|| group.get("keyJwk"))
@@ -119,7 +105,7 @@ fn jwk_for(kind: KeyKind, group: &Value, alg: Algorithm) -> Value {
             json!({"kty": "RSA", "n": n, "e": e})
         }
         KeyKind::Akp => {
-            json!({"kty": "AKP", "pub": b64(&hex(group["publicKey"].as_str().unwrap()))})
+            json!({"kty": "AKP", "pub": b64(unhex(group["publicKey"].as_str().unwrap()))})
         }
     };
     let mut jwk = jwk;
@@ -210,8 +196,8 @@ fn run_file(file: &str, alg: Algorithm, kind: KeyKind, plan: Planner, floor: usi
                 Plan::Reject(_) => "rejected by plan",
                 _ => str_of(test, "result"),
             };
-            let msg = hex(str_of(test, "msg"));
-            let sig = hex(str_of(test, "sig"));
+            let msg = unhex(str_of(test, "msg"));
+            let sig = unhex(str_of(test, "sig"));
             let what = format!("{file} tcId {id} ({}) {result}", str_of(test, "comment"));
             let key = match &key {
                 Ok(key) => key,
@@ -494,7 +480,7 @@ fn wycheproof_keys_load_only_for_their_own_algorithm() {
     let set = Jwks::parse(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
     let test = &group["tests"][0];
     assert_eq!(str_of(test, "result"), "valid");
-    let (msg, sig) = (hex(str_of(test, "msg")), hex(str_of(test, "sig")));
+    let (msg, sig) = (unhex(str_of(test, "msg")), unhex(str_of(test, "sig")));
     assert!(set.keys[0].key.verify(Algorithm::Ps256, &msg, &sig));
     assert_eq!(
         set.candidates(Some("wycheproof"), Algorithm::Ps256).count(),
