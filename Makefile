@@ -160,6 +160,8 @@ deps-fuzz: deps-cc
 # Throughput through real Envoy, side by side in one run (envoy/bench.sh says how): no filter, a no-op
 # wasm filter, ours and native jwt_authn, warm, cold and with a scope rule. ROUNDS, DURATION, WARMUP,
 # CONNECTIONS and COLD_TOKENS may be set in the environment. About 5 minutes with the defaults.
+# BASELINE_WASM=<another build of the filter> runs each of ours' configurations with it too, next to
+# ours, and reports this build / baseline (how a change is shown not to slow the filter).
 bench: build-filter deps-cc deps-envoy deps-bench
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p noop-filter
 	$(CARGO) build -j$(JOBS) --release -p bench-tokens

@@ -9,7 +9,9 @@
 # and may be overridden:
 #
 #   ROUNDS (3)  DURATION (5, seconds per measured run)  WARMUP (1, seconds before each)
-#   CONNECTIONS (16)  COLD_TOKENS (tokens per algorithm for the cold runs: 30,000 per second of
+#   CONNECTIONS (16)  BASELINE_WASM (another build of the filter, e.g. the last release: each of ours'
+#   configurations also runs with it, next to ours, and the report adds this build / baseline)
+#   COLD_TOKENS (tokens per algorithm for the cold runs: 30,000 per second of
 #   DURATION, at least 100,000; native jwt_authn verified about 15,000 EdDSA tokens a second here)
 #
 # Method. Every run starts a fresh Envoy (`--concurrency 1`, pinned to core 0, a direct response
@@ -38,7 +40,7 @@ WARM_TOKENS=64
 for tool in wrk curl taskset python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps-bench)" >&2; exit 1; }
 done
-for file in "$ENVOY_BIN" "$FILTER_WASM" "$NOOP_WASM" "$TOKENS_BIN"; do
+for file in "$ENVOY_BIN" "$FILTER_WASM" "$NOOP_WASM" "$TOKENS_BIN" ${BASELINE_WASM:+"$BASELINE_WASM"}; do
   [[ -f $file ]] || { echo "bench: $file is missing; run \`make bench\`" >&2; exit 1; }
 done
 
@@ -73,10 +75,18 @@ eddsa_bad=$(tamper "$eddsa")
 
 # name -> label, Envoy variant (envoy/bench/envoy_config.py), checks, warm-up tokens, measured tokens, mode
 names=()
-declare -A label variant checks warmup_file measure_file mode
+declare -A label variant checks warmup_file measure_file mode wasm
 add() {
   names+=("$1"); label[$1]=$2; variant[$1]=$3; checks[$1]=$4
   warmup_file[$1]=$tokens/$5.txt; measure_file[$1]=$tokens/$6.txt; mode[$1]=$7
+  wasm[$1]=$FILTER_WASM
+  # With a baseline build, the same configuration with it runs right after ours.
+  if [[ -n ${BASELINE_WASM:-} && $1 == ours* ]]; then
+    local base=base${1#ours}
+    names+=("$base"); label[$base]="baseline${2#ours}"; variant[$base]=$3; checks[$base]=$4
+    warmup_file[$base]=$tokens/$5.txt; measure_file[$base]=$tokens/$6.txt; mode[$base]=$7
+    wasm[$base]=$BASELINE_WASM
+  fi
 }
 add none          "no auth filter"                                  none         pass  es256-warm es256-warm cycle
 add noop          "no-op wasm filter (returns Continue)"            noop         pass  es256-warm es256-warm cycle
@@ -124,7 +134,7 @@ run_one() {
   name=$1
   local admin r socket generated count h0 m0 h1 m1 stats
   port=$(free_port); admin=$(free_port)
-  python3 "$here/bench/envoy_config.py" "${variant[$name]}" "$port" "$admin" "$tokens" "$FILTER_WASM" "$NOOP_WASM" \
+  python3 "$here/bench/envoy_config.py" "${variant[$name]}" "$port" "$admin" "$tokens" "${wasm[$name]}" "$NOOP_WASM" \
     >"$work/envoy.json"
   taskset -c 0 "$ENVOY_BIN" -c "$work/envoy.json" --concurrency 1 --disable-hot-restart -l warn \
     >"$work/envoy.log" 2>&1 &
@@ -234,6 +244,16 @@ target "same work: ours + scope / jwt_authn (cache) + RBAC"   ours-scope native-
 target "cold ES256: ours / jwt_authn"                         ours-es256 native-es256 0.5
 target "cold EdDSA: ours / jwt_authn"                         ours-eddsa native-eddsa 0.6
 echo "  for reference: no-op / none $(div "${med[noop]}" "${med[none]}"), ours / jwt_authn with cache $(div "${med[ours]}" "${med[native-cache]}"), jwt_authn cache / no cache $(div "${med[native-cache]}" "${med[native]}")"
+if [[ -n ${BASELINE_WASM:-} ]]; then
+  echo
+  echo "this build against the baseline ($BASELINE_WASM, $(stat -c %s "$BASELINE_WASM") bytes): ratio of medians [each round, back to back]"
+  for name in ours ours-scope ours-es256 ours-eddsa; do
+    base=base${name#ours}
+    read -r -a ra <<<"${rps[$name]}"; read -r -a rb <<<"${rps[$base]}"
+    per=(); for i in "${!ra[@]}"; do per+=("$(div "${ra[i]}" "${rb[i]}")"); done
+    printf '  %-58s %6s  [%s]\n' "${label[$name]} / baseline" "$(div "${med[$name]}" "${med[$base]}")" "${per[*]}"
+  done
+fi
 
 echo
 echo "cold runs: most requests generated in one run against tokens available (each token used at most once)"
