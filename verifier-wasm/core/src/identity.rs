@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::claims::Claims;
+use crate::revocation::client_of;
 
 /// The verified caller, as forwarded upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +57,8 @@ impl Identity {
         self.scope.split(' ').filter(|s| !s.is_empty())
     }
 
-    /// The client the revocation feed knows it by: `client_id`, or `sub` when the token has
-    /// none (an absent `sub` is empty here, and the feed never lists an empty client).
+    /// The client the revocation feed knows it by (an absent `sub` is empty here).
     pub fn revocation_client(&self) -> Option<&str> {
-        self.client_id
-            .as_deref()
-            .or(Some(self.subject.as_str()).filter(|s| !s.is_empty()))
+        client_of(self.client_id.as_deref(), Some(&self.subject))
     }
 }

@@ -60,10 +60,16 @@ impl<'a> TokenRef<'a> {
     pub fn from_claims(claims: &'a Claims) -> TokenRef<'a> {
         TokenRef {
             jti: claims.jti.as_deref(),
-            client: claims.client_id.as_deref().or(claims.sub.as_deref()),
+            client: client_of(claims.client_id.as_deref(), claims.sub.as_deref()),
             iat: claims.iat,
         }
     }
+}
+
+/// The client a token is revoked with (whole-client revocation): its `client_id`, or its `sub`
+/// when it has none. An empty `sub` names no client (the feed never lists an empty one).
+pub(crate) fn client_of<'a>(client_id: Option<&'a str>, sub: Option<&'a str>) -> Option<&'a str> {
+    client_id.or(sub.filter(|s| !s.is_empty()))
 }
 
 /// Why the feed refuses a token.
