@@ -71,8 +71,8 @@ pub use keys::{FeedState, KeyState, Keys};
 pub use pipeline::{decide, decide_cached};
 pub use policy::{FetchTarget, KeySource, Provider, ProviderBuilder, RemoteJwks, RevocationFeed};
 pub use refresh::{
-    Freshness, ProviderDocument, ProviderFeed, ProviderKeys, RefreshPolicy, SCHEDULE_BYTES,
-    Schedule, SyncOutcome, max_age,
+    Compare, Freshness, FreshnessLine, FreshnessReport, ProviderDocument, ProviderFeed,
+    ProviderKeys, RefreshPolicy, SCHEDULE_BYTES, Schedule, SyncOutcome, max_age,
 };
 pub use revocation::{RevocationError, Revocations, Revoked, TokenRef};
 pub use rules::{Matcher, PathMatch, Requirement, Rule, first_match};

@@ -82,6 +82,64 @@ pub enum Freshness {
     Expired,
 }
 
+impl Freshness {
+    /// What a host reports when a document's freshness, last reported as `reported`, is `self`
+    /// now; `None` when it did not change, so each change is reported once.
+    pub fn report(self, reported: Freshness) -> Option<FreshnessReport> {
+        if self == reported {
+            return None;
+        }
+        let line = match self {
+            Freshness::Stale => Some(FreshnessLine::Stale),
+            Freshness::Expired => Some(FreshnessLine::Expired),
+            // A first document is not news; fetches succeeding again after a stale period are.
+            Freshness::Fresh if reported != Freshness::Missing => Some(FreshnessLine::Fresh),
+            Freshness::Fresh | Freshness::Missing => None,
+        };
+        Some(FreshnessReport {
+            freshness: self,
+            line,
+            stale_gauge: u64::from(self == Freshness::Stale),
+            count_expired: self == Freshness::Expired,
+        })
+    }
+}
+
+/// The line a host logs for a freshness change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreshnessLine {
+    /// A stale period began: the last good document keeps serving (a warning).
+    Stale,
+    /// The stale period ran out: the provider fails closed until a fetch succeeds (an error).
+    Expired,
+    /// Fetches succeed again after a stale or expired period (information).
+    Fresh,
+}
+
+/// A change of a document's freshness, as the host reports it: a log line, the stale gauge and
+/// the expired counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreshnessReport {
+    /// The freshness now.
+    pub freshness: Freshness,
+    /// The line to log, if the change is worth one.
+    pub line: Option<FreshnessLine>,
+    /// The stale gauge's new value: 1 while the document is stale, else 0.
+    pub stale_gauge: u64,
+    /// Whether a stale period ran out: the expired counter counts one.
+    pub count_expired: bool,
+}
+
+/// How a fetched document is told apart from the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Byte for byte: equal bytes are the same document (a JWKS).
+    Bytes,
+    /// By parsed content when this VM holds the stored generation, else byte for byte: for a
+    /// document whose bytes change on every fetch (a revocation feed's `generated_at`).
+    Content,
+}
+
 /// The fetch schedule of one JWKS endpoint, shared by every VM of one Envoy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Schedule {
@@ -109,9 +167,9 @@ pub const SCHEDULE_BYTES: usize = 64;
 impl Schedule {
     /// The schedule as shared-data bytes: eight little-endian u64.
     pub fn encode(&self) -> [u8; SCHEDULE_BYTES] {
-        let fields = self.fields();
+        let mut copy = *self;
         let mut out = [0u8; SCHEDULE_BYTES];
-        for (chunk, value) in out.chunks_exact_mut(8).zip(fields) {
+        for (chunk, value) in out.chunks_exact_mut(8).zip(copy.fields_mut()) {
             chunk.copy_from_slice(&value.to_le_bytes());
         }
         out
@@ -122,42 +180,24 @@ impl Schedule {
         if bytes.len() != SCHEDULE_BYTES {
             return None;
         }
-        let mut fields = [0u64; 8];
-        for (field, chunk) in fields.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut schedule = Schedule::default();
+        for (field, chunk) in schedule.fields_mut().into_iter().zip(bytes.chunks_exact(8)) {
             *field = u64::from_le_bytes(chunk.try_into().ok()?);
         }
-        let [
-            generation,
-            fresh_until_ms,
-            next_due_ms,
-            lease_owner,
-            lease_until_ms,
-            failures,
-            last_forced_ms,
-            last_success_ms,
-        ] = fields;
-        Some(Schedule {
-            generation,
-            fresh_until_ms,
-            next_due_ms,
-            lease_owner,
-            lease_until_ms,
-            failures,
-            last_forced_ms,
-            last_success_ms,
-        })
+        Some(schedule)
     }
 
-    fn fields(&self) -> [u64; 8] {
+    /// The fields in their encoded order: the one place that order is written.
+    fn fields_mut(&mut self) -> [&mut u64; 8] {
         [
-            self.generation,
-            self.fresh_until_ms,
-            self.next_due_ms,
-            self.lease_owner,
-            self.lease_until_ms,
-            self.failures,
-            self.last_forced_ms,
-            self.last_success_ms,
+            &mut self.generation,
+            &mut self.fresh_until_ms,
+            &mut self.next_due_ms,
+            &mut self.lease_owner,
+            &mut self.lease_until_ms,
+            &mut self.failures,
+            &mut self.last_forced_ms,
+            &mut self.last_success_ms,
         ]
     }
 
@@ -207,6 +247,18 @@ impl Schedule {
     pub fn on_dispatch_failed(&mut self, now_ms: u64) {
         self.release();
         self.next_due_ms = now_ms.saturating_add(FIRST_BACKOFF_MS);
+    }
+
+    /// Hands `vm`'s lease back early, as [`on_dispatch_failed`](Self::on_dispatch_failed) does:
+    /// its fetch could not be started, or its VM is going away and the fetch dies with it. Only
+    /// a live lease `vm` holds: another VM's, or one that lapsed (and may be taken over), is left
+    /// alone. True if the schedule changed and must be stored.
+    pub fn release_lease(&mut self, vm: u64, now_ms: u64) -> bool {
+        let mine = self.lease_owner == vm && self.fetching(now_ms);
+        if mine {
+            self.on_dispatch_failed(now_ms);
+        }
+        mine
     }
 
     /// The fetch returned usable keys, fresh for `max_age_seconds` when the response said so
@@ -313,6 +365,7 @@ pub struct ProviderDocument<T> {
     synced_ms: u64,
     generation: u64,
     document: Option<T>,
+    reported: Freshness,
 }
 
 /// One VM's view of a remote provider's keys.
@@ -330,6 +383,7 @@ impl<T: PartialEq> ProviderDocument<T> {
             synced_ms: 0,
             generation: 0,
             document: None,
+            reported: Freshness::Missing,
         }
     }
 
@@ -394,6 +448,35 @@ impl<T: PartialEq> ProviderDocument<T> {
         self.schedule.freshness(self.synced_ms, &self.policy)
     }
 
+    /// The change of [`freshness`](Self::freshness) since the last report, to report now (see
+    /// [`Freshness::report`]); `None` when there is nothing new.
+    pub fn report_freshness(&mut self) -> Option<FreshnessReport> {
+        let freshness = self.freshness();
+        let report = freshness.report(self.reported)?;
+        self.reported = freshness;
+        Some(report)
+    }
+
+    /// Whether `fetched` (whose bytes are `body`) differs from the document stored in shared
+    /// data under `shared`, the schedule as stored now. `stored` reads the stored bytes; it is
+    /// called only when bytes must be compared.
+    pub fn changed<B: AsRef<[u8]>>(
+        &self,
+        compare: Compare,
+        shared: &Schedule,
+        fetched: &T,
+        body: &[u8],
+        stored: impl FnOnce() -> Option<B>,
+    ) -> bool {
+        // This VM's own parsed copy is the stored document only when it holds that generation.
+        let holds_stored = shared.generation != 0 && self.generation == shared.generation;
+        if compare == Compare::Content && holds_stored {
+            self.document.as_ref() != Some(fetched)
+        } else {
+            stored().as_ref().map(AsRef::as_ref) != Some(body)
+        }
+    }
+
     /// Without a document: whether one may be coming soon, so a request may wait (bounded) —
     /// a fetch is under way, about to start, or not yet tried.
     fn coming(&self) -> bool {
@@ -442,6 +525,8 @@ impl ProviderDocument<Revocations> {
 
 #[cfg(test)]
 mod tests {
+    use core::cell::Cell;
+
     use super::*;
 
     const VM_A: u64 = 11;
@@ -456,9 +541,10 @@ mod tests {
         }
     }
 
+    const JWKS: &[u8] = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
+
     fn jwks() -> Jwks {
-        let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
-        Jwks::parse(doc).unwrap()
+        Jwks::parse(JWKS).unwrap()
     }
 
     #[test]
@@ -474,6 +560,11 @@ mod tests {
             last_success_ms: 10,
         };
         assert_eq!(Schedule::decode(&s.encode()), Some(s));
+        // VMs of an older build share the bytes (an upgrade keeps shared data): the layout holds.
+        let bytes = s.encode();
+        assert_eq!(bytes[..8], 3u64.to_le_bytes(), "generation first");
+        assert_eq!(bytes[24..32], 6u64.to_le_bytes(), "lease owner fourth");
+        assert_eq!(bytes[56..], 10u64.to_le_bytes(), "last success last");
         assert_eq!(Schedule::decode(&[0; 63]), None);
         assert_eq!(Schedule::decode(&[]), None);
     }
@@ -610,5 +701,183 @@ mod tests {
         let out = vm.sync(s, Some(jwks()), 361_000);
         assert!(out.keys_changed && out.wake);
         assert!(matches!(vm.state(), KeyState::Ready(_)));
+    }
+
+    /// A revocation feed as the issuer serves it: `generated_at` differs on every fetch.
+    fn feed_body(generated_at: u64, jti: &str) -> std::vec::Vec<u8> {
+        std::format!(
+            r#"{{"iss":"https://issuer","generated_at":{generated_at},"tokens":[{{"jti":"{jti}","exp":9999999999}}],"clients":[]}}"#
+        )
+        .into_bytes()
+    }
+
+    fn feed(body: &[u8]) -> Revocations {
+        Revocations::parse(body, "https://issuer", 1 << 20).unwrap()
+    }
+
+    #[test]
+    fn a_lease_is_released_only_by_its_live_holder() {
+        let p = policy();
+        let mut s = Schedule::default();
+        assert!(!s.release_lease(VM_A, 0), "nobody holds it");
+        assert!(s.take_lease(VM_A, 1_000, &p));
+        let leased = s;
+        assert!(!s.release_lease(VM_B, 1_100), "another VM's lease");
+        assert!(
+            !s.release_lease(VM_A, 1_000 + p.lease_ms),
+            "lapsed: another VM may already have taken over"
+        );
+        assert_eq!(s, leased, "left alone");
+        assert!(s.release_lease(VM_A, 1_100));
+        assert!(!s.fetching(1_100));
+        assert_eq!(s.lease_owner, 0);
+        assert_eq!(s.next_due_ms, 1_100 + FIRST_BACKOFF_MS, "retried shortly");
+        assert_eq!(s.failures, 0, "nothing was asked of the issuer");
+        assert!(!s.release_lease(VM_A, 1_200), "once");
+    }
+
+    #[test]
+    fn each_freshness_change_is_reported_once() {
+        use Freshness::*;
+        let report = |now: Freshness, reported| now.report(reported);
+        for f in [Missing, Fresh, Stale, Expired] {
+            assert_eq!(report(f, f), None, "{f:?} unchanged");
+        }
+        let first = report(Fresh, Missing).unwrap();
+        assert_eq!(first.line, None, "a first document is not news");
+        assert_eq!((first.stale_gauge, first.count_expired), (0, false));
+        let stale = report(Stale, Fresh).unwrap();
+        assert_eq!(stale.line, Some(FreshnessLine::Stale));
+        assert_eq!((stale.stale_gauge, stale.count_expired), (1, false));
+        let expired = report(Expired, Stale).unwrap();
+        assert_eq!(expired.line, Some(FreshnessLine::Expired));
+        assert_eq!((expired.stale_gauge, expired.count_expired), (0, true));
+        for before in [Stale, Expired] {
+            let back = report(Fresh, before).unwrap();
+            assert_eq!(back.line, Some(FreshnessLine::Fresh), "after {before:?}");
+            assert_eq!((back.stale_gauge, back.count_expired), (0, false));
+        }
+        assert_eq!(
+            report(Stale, Missing).unwrap().line,
+            Some(FreshnessLine::Stale)
+        );
+        assert_eq!(report(Missing, Fresh).unwrap().line, None);
+    }
+
+    #[test]
+    fn a_vm_reports_its_documents_freshness_as_it_changes() {
+        let p = policy();
+        let mut vm = ProviderKeys::new(p);
+        assert_eq!(vm.report_freshness(), None, "still missing");
+        let mut s = Schedule::default();
+        s.on_success(0, None, true, &p);
+        let _ = vm.sync(s, Some(jwks()), 0);
+        let first = vm.report_freshness().unwrap();
+        assert_eq!((first.freshness, first.line), (Freshness::Fresh, None));
+        assert_eq!(vm.report_freshness(), None, "reported once");
+        s.on_failure(300_000, &p);
+        let _ = vm.sync(s, None, 300_000);
+        assert_eq!(
+            vm.report_freshness().map(|r| r.line),
+            Some(Some(FreshnessLine::Stale))
+        );
+        let _ = vm.sync(s, None, 300_100);
+        assert_eq!(vm.report_freshness(), None, "still stale: nothing new");
+        let _ = vm.sync(s, None, 360_000);
+        let expired = vm.report_freshness().unwrap();
+        assert_eq!(expired.line, Some(FreshnessLine::Expired));
+        assert!(expired.count_expired);
+        s.on_success(361_000, None, false, &p);
+        let _ = vm.sync(s, Some(jwks()), 361_000);
+        assert_eq!(
+            vm.report_freshness().map(|r| r.line),
+            Some(Some(FreshnessLine::Fresh))
+        );
+    }
+
+    #[test]
+    fn a_jwks_changed_when_its_bytes_did() {
+        let p = policy();
+        let mut vm = ProviderKeys::new(p);
+        let body = JWKS;
+        let parsed = jwks();
+        let mut s = Schedule::default();
+        let stored = |bytes: Option<&'static [u8]>| move || bytes;
+        assert!(
+            vm.changed(Compare::Bytes, &s, &parsed, body, stored(None)),
+            "nothing stored yet"
+        );
+        s.on_success(0, None, true, &p);
+        let _ = vm.sync(s, Some(parsed.clone()), 0);
+        assert!(!vm.changed(Compare::Bytes, &s, &parsed, body, stored(Some(body))));
+        // The same keys in other bytes: a JWKS is compared as bytes even when this VM holds it.
+        let spaced = [b" ", JWKS].concat();
+        assert_eq!(Jwks::parse(&spaced).unwrap(), parsed);
+        assert!(vm.changed(Compare::Bytes, &s, &parsed, &spaced, stored(Some(body))));
+    }
+
+    #[test]
+    fn a_feed_changed_when_its_entries_did() {
+        let p = policy();
+        let mut vm = ProviderFeed::new(p);
+        let (first, refetched, revoked) = (feed_body(1, "a"), feed_body(2, "a"), feed_body(3, "b"));
+        let read = Cell::new(0);
+        let stored = |bytes: &[u8]| {
+            let bytes = bytes.to_vec();
+            let read = &read;
+            move || {
+                read.set(read.get() + 1);
+                Some(bytes)
+            }
+        };
+        let mut s = Schedule::default();
+        assert!(vm.changed(
+            Compare::Content,
+            &s,
+            &feed(&first),
+            &first,
+            || None::<&[u8]>
+        ));
+        s.on_success(0, None, true, &p);
+        // Another VM stored it; this one has not loaded it: only the bytes can tell.
+        assert!(!vm.changed(Compare::Content, &s, &feed(&first), &first, stored(&first)));
+        assert!(vm.changed(
+            Compare::Content,
+            &s,
+            &feed(&refetched),
+            &refetched,
+            stored(&first)
+        ));
+        assert_eq!(read.get(), 2);
+        // Once this VM holds the stored generation, the entries decide and nothing is read.
+        let _ = vm.sync(s, Some(feed(&first)), 0);
+        assert!(
+            !vm.changed(
+                Compare::Content,
+                &s,
+                &feed(&refetched),
+                &refetched,
+                stored(&first)
+            ),
+            "only generated_at differs"
+        );
+        assert!(vm.changed(
+            Compare::Content,
+            &s,
+            &feed(&revoked),
+            &revoked,
+            stored(&first)
+        ));
+        assert_eq!(read.get(), 2, "the stored bytes were not read");
+        // A newer generation stored elsewhere: back to the bytes.
+        s.on_success(1_000, None, true, &p);
+        assert!(vm.changed(
+            Compare::Content,
+            &s,
+            &feed(&refetched),
+            &refetched,
+            stored(&revoked)
+        ));
+        assert_eq!(read.get(), 3);
     }
 }

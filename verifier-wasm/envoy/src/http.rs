@@ -76,14 +76,15 @@ pub(crate) fn request_fetch(state: &mut State, provider: &str, awaiting: Awaitin
     if awaiting != Awaiting::Keys {
         return;
     }
-    if let Some(remote) = state
-        .remotes
+    if let Some(keys) = state
+        .documents
+        .jwks
         .get_mut(provider)
-        .filter(|r| r.keys.keys().is_some())
+        .filter(|k| k.view.keys().is_some())
     {
-        let policy = *remote.keys.policy();
-        if let Some(schedule) = remote.endpoint.update(|s| s.force(now_ms, &policy)) {
-            let _ = remote.keys.sync(schedule, None, now_ms);
+        let policy = *keys.view.policy();
+        if let Some(schedule) = keys.endpoint.update(|s| s.force(now_ms, &policy)) {
+            let _ = keys.view.sync(schedule, None, now_ms);
         }
     }
 }

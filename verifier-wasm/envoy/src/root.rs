@@ -1,49 +1,48 @@
-//! The root context: configuration, the shared JWKS and revocation feed schedules on a timer,
-//! and waking waiting requests.
+//! The root context: configuration, the timer that keeps every provider's remote documents (its
+//! JWKS, its revocation feed) in step with their shared schedules, and waking waiting requests.
+//!
+//! One path serves every kind of document: adopt what another VM stored, fetch when this VM
+//! wins the lease, share what it fetched. [`Driver`] runs it for each kind `document.rs`
+//! describes; the core's `refresh.rs` makes its decisions.
 
 use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
-use verifier_core::RevocationFeed;
-use verifier_core::limits::MAX_JWKS_BYTES;
-use verifier_core::{Config, Denial, Jwks, Provider, Revocations};
-use verifier_core::{Freshness, RefreshPolicy, max_age};
+use verifier_core::{Config, Denial, Provider, ProviderDocument, TokenCache};
+use verifier_core::{FetchTarget, FreshnessLine, FreshnessReport, RefreshPolicy, max_age};
 
+use crate::document::{DOCUMENTS, Document, Source};
 use crate::host;
 use crate::http::{self, Http, Outcome};
 use crate::metrics::{self, Metrics};
 use crate::shared::Endpoint;
-use crate::state::{Call, Feed, Remote, State, Waiting};
+use crate::state::{Call, Documents, Kept, State, Waiting};
 
 /// How often the timer runs: the shared schedule, stale keys and waiting deadlines are checked
 /// this often, so it bounds how long a request on another worker waits for keys one worker
 /// fetched.
 const TICK: Duration = Duration::from_millis(100);
 
-/// A JWKS response that could be used.
-struct Fetched {
-    jwks: Jwks,
+/// What the host says of a finished call: the number of response headers (0: no response at
+/// all) and the body's size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Response {
+    headers: usize,
+    body_size: usize,
+}
+
+/// A response that could be used: the parsed document, the bytes to share, and the
+/// `Cache-Control: max-age` when the kind reads it.
+struct Fetched<T> {
+    parsed: T,
     body: Vec<u8>,
     max_age: Option<u64>,
-}
-
-/// A revocation feed response that could be used: the parsed feed and the bytes to share.
-struct FetchedFeed {
-    feed: Revocations,
-    body: Vec<u8>,
-}
-
-/// Where a document is fetched from.
-struct Target<'a> {
-    cluster: &'a str,
-    authority: &'a str,
-    path: &'a str,
-    accept: &'a str,
-    timeout_ms: u64,
 }
 
 /// The root context of one VM.
@@ -53,67 +52,17 @@ pub(crate) struct Root {
 }
 
 impl Root {
-    /// Reads every remote provider's shared schedule, adopts new keys, drops expired ones and
+    /// Reads every provider's shared schedules, adopts new documents, drops expired ones and
     /// starts the fetches this VM wins the lease for. True if a waiting request may now be
     /// decided differently.
     fn sync(&self, now_ms: u64, may_fetch: bool) -> bool {
-        let mut guard = self.state.borrow_mut();
-        let state = &mut *guard;
+        let mut state = self.state.borrow_mut();
         let Some(config) = state.config.clone() else {
             return false;
         };
         let mut wake = false;
-        for (name, remote_config) in config.remote_providers() {
-            let Some(remote) = state.remotes.get_mut(name) else {
-                continue;
-            };
-            wake |= sync_one(name, remote, &state.cache, &state.metrics, now_ms);
-            if !may_fetch {
-                continue;
-            }
-            let target = Target {
-                cluster: &remote_config.target.cluster,
-                authority: &remote_config.target.authority,
-                path: &remote_config.target.path,
-                accept: "application/jwk-set+json, application/json",
-                timeout_ms: remote_config.target.timeout_ms,
-            };
-            let policy = *remote.keys.policy();
-            if let Some(token) =
-                start_fetch(&remote.endpoint, &policy, state.vm_id, now_ms, &target)
-            {
-                log::debug!("verifier: fetching the JWKS of {name} (call {token})");
-                state.calls.insert(token, Call::Jwks(name.to_owned()));
-                let metric = format!("jwks.{}.fetches", metrics::segment(name));
-                state.metrics.borrow_mut().add(&metric, 1);
-            }
-        }
-        for (provider, feed_config) in config.revocation_feeds() {
-            let name = provider.name.as_str();
-            let Some(feed) = state.feeds.get_mut(name) else {
-                continue;
-            };
-            wake |= sync_feed(provider, feed_config, feed, &state.metrics, now_ms);
-            if !may_fetch {
-                continue;
-            }
-            let target = Target {
-                cluster: &feed_config.target.cluster,
-                authority: &feed_config.target.authority,
-                path: &feed_config.target.path,
-                accept: "application/json",
-                timeout_ms: feed_config.target.timeout_ms,
-            };
-            let policy = *feed.feed.policy();
-            if let Some(token) = start_fetch(&feed.endpoint, &policy, state.vm_id, now_ms, &target)
-            {
-                log::debug!("verifier: fetching the revocation feed of {name} (call {token})");
-                state
-                    .calls
-                    .insert(token, Call::Revocations(name.to_owned()));
-                let metric = format!("revocations.{}.fetches", metrics::segment(name));
-                state.metrics.borrow_mut().add(&metric, 1);
-            }
+        for kind in DOCUMENTS {
+            wake |= kind.sync(&mut state, &config, now_ms, may_fetch);
         }
         wake
     }
@@ -158,157 +107,186 @@ impl Root {
         }
         self.state.borrow_mut().waiting.extend(still);
     }
+}
 
-    /// Reads a finished JWKS call: the keys, or why there are none.
-    fn read_jwks(headers: usize, body_size: usize) -> Result<Fetched, String> {
-        let body = read_body(headers, body_size, MAX_JWKS_BYTES)?;
-        let jwks = Jwks::parse(&body).map_err(|e| e.to_string())?;
-        for skipped in &jwks.skipped {
-            log::warn!(
-                "verifier: JWKS key {:?} skipped: {}",
-                skipped.kid,
-                skipped.reason
-            );
-        }
-        let max_age = host::call_response_header("cache-control")
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|v| max_age(&v));
-        Ok(Fetched {
-            jwks,
-            body,
-            max_age,
-        })
+/// How the root context drives one kind of document, whatever it parses to (what
+/// [`DOCUMENTS`] lists).
+pub(crate) trait Kind: fmt::Debug {
+    /// Builds each provider's kept document of this kind for a new configuration.
+    fn configure(&self, config: &Config, documents: &mut Documents);
+
+    /// Brings each provider's document up to date with its shared schedule and, if
+    /// `may_fetch`, starts the fetches this VM wins the lease for. True if worth waking.
+    fn sync(&self, state: &mut State, config: &Config, now_ms: u64, may_fetch: bool) -> bool;
+
+    /// Reads the answer to this VM's fetch of `provider`'s document and records it in the
+    /// shared schedule.
+    fn complete(&self, state: &State, provider: &Provider, response: Response, now_ms: u64);
+
+    /// Hands back the leases this VM holds: it is going away.
+    fn release(&self, state: &State, now_ms: u64);
+}
+
+/// The [`Kind`] of the documents `D` describes.
+pub(crate) struct Driver<D>(PhantomData<D>);
+
+impl<D: Document> Driver<D> {
+    /// The one driver of `D`'s documents.
+    pub(crate) const KIND: &'static dyn Kind = &Driver::<D>(PhantomData);
+}
+
+impl<D: Document> fmt::Debug for Driver<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(D::NAME)
     }
+}
 
-    /// Reads a finished revocation feed call: the feed, or why there is none.
-    fn read_feed(
-        provider: &Provider,
-        feed: &RevocationFeed,
-        headers: usize,
-        body_size: usize,
-    ) -> Result<FetchedFeed, String> {
-        let body = read_body(headers, body_size, feed.max_bytes)?;
-        let parsed = Revocations::parse(&body, &provider.issuer, feed.max_bytes)
-            .map_err(|e| format!("{} ({})", e, e.code()))?;
-        Ok(FetchedFeed { feed: parsed, body })
-    }
-
-    /// Records the outcome of this VM's feed fetch in the shared schedule. A failure keeps the
-    /// last good feed (until it is too old); a feed whose entries did not change keeps its
-    /// generation, so the other VMs do not parse it again.
-    fn complete_feed_fetch(
-        &self,
-        provider: &str,
-        result: Result<FetchedFeed, String>,
-        now_ms: u64,
-    ) {
-        let state = self.state.borrow();
-        let Some(feed) = state.feeds.get(provider) else {
-            return;
-        };
-        let policy = *feed.feed.policy();
-        let segment = metrics::segment(provider);
-        let stored = result.and_then(|fetched| {
-            let schedule = feed.endpoint.schedule();
-            // The issuer's generated_at changes on every fetch; only the entries matter. This
-            // VM's own copy is the stored generation when it has loaded it.
-            let changed =
-                if schedule.generation != 0 && feed.feed.generation() == schedule.generation {
-                    feed.feed.document() != Some(&fetched.feed)
-                } else {
-                    feed.endpoint.document().as_deref() != Some(&fetched.body[..])
+impl<D: Document> Kind for Driver<D> {
+    fn configure(&self, config: &Config, documents: &mut Documents) {
+        *D::kept_mut(documents) = config
+            .providers
+            .iter()
+            .filter_map(|(name, provider)| {
+                let source = D::source(provider)?;
+                let kept = Kept {
+                    endpoint: D::endpoint(provider, source.target),
+                    view: ProviderDocument::new(source.policy),
                 };
-            // The document is stored before the schedule announces it, so a VM that sees the
-            // new generation finds the new document.
-            if changed && !feed.endpoint.store_document(&fetched.body) {
-                return Err("could not share the feed with the other VMs".to_owned());
+                Some((name.clone(), kept))
+            })
+            .collect();
+    }
+
+    fn sync(&self, state: &mut State, config: &Config, now_ms: u64, may_fetch: bool) -> bool {
+        let State {
+            documents,
+            calls,
+            cache,
+            metrics,
+            vm_id,
+            ..
+        } = state;
+        let mut wake = false;
+        for (name, provider) in &config.providers {
+            let Some(source) = D::source(provider) else {
+                continue;
+            };
+            let Some(kept) = D::kept_mut(documents).get_mut(name) else {
+                continue;
+            };
+            wake |= adopt::<D>(name, provider, &source, kept, cache, metrics, now_ms);
+            if !may_fetch {
+                continue;
             }
-            let _ = feed.endpoint.update(|s| {
-                s.on_success(now_ms, None, changed, &policy);
-                true
-            });
-            Ok((fetched.feed, changed))
-        });
-        match stored {
-            Ok((fetched, changed)) => {
-                let line = format!(
-                    "verifier: provider {provider}: fetched the revocation feed ({} tokens, {} \
-                     clients), {}",
-                    fetched.tokens(),
-                    fetched.clients(),
-                    if changed { "changed" } else { "unchanged" }
+            let policy = *kept.view.policy();
+            let started = start_fetch(
+                &kept.endpoint,
+                &policy,
+                *vm_id,
+                now_ms,
+                source.target,
+                D::ACCEPT,
+            );
+            if let Some(token) = started {
+                log::debug!(
+                    "verifier: fetching the {} of {name} (call {token})",
+                    D::WORDS.title
                 );
-                // Fetched every few seconds: only a change is worth an info line.
-                if changed {
-                    log::info!("{line}");
-                } else {
-                    log::debug!("{line}");
-                }
+                let call = Call {
+                    kind: Self::KIND,
+                    provider: name.clone(),
+                };
+                calls.insert(token, call);
+                let metric = format!("{}.{}.fetches", D::NAME, metrics::segment(name));
+                metrics.borrow_mut().add(&metric, 1);
             }
-            Err(reason) => {
-                let stored = feed.endpoint.update(|s| {
-                    s.on_failure(now_ms, &policy);
-                    true
-                });
-                let failures = stored.map_or(0, |s| s.failures);
-                state
-                    .metrics
-                    .borrow_mut()
-                    .add(&format!("revocations.{segment}.fetch_failures"), 1);
-                log::warn!(
-                    "verifier: provider {provider}: revocation feed fetch failed ({failures} in a \
-                     row): {reason}"
-                );
-            }
+        }
+        wake
+    }
+
+    fn complete(&self, state: &State, provider: &Provider, response: Response, now_ms: u64) {
+        let Some(source) = D::source(provider) else {
+            return;
+        };
+        let result = read::<D>(provider, source.max_bytes, response);
+        if let Some(kept) = D::kept(&state.documents).get(&provider.name) {
+            record::<D>(&provider.name, kept, result, &state.metrics, now_ms);
         }
     }
 
-    /// Records the outcome of this VM's fetch in the shared schedule.
-    fn complete_fetch(&self, provider: &str, result: Result<Fetched, String>, now_ms: u64) {
-        let state = self.state.borrow();
-        let Some(remote) = state.remotes.get(provider) else {
-            return;
-        };
-        let policy = *remote.keys.policy();
-        let segment = metrics::segment(provider);
-        match result {
-            Ok(fetched) => {
-                let changed = remote.endpoint.document().as_deref() != Some(&fetched.body[..]);
-                // The document is stored before the schedule announces it, so a VM that sees
-                // the new generation finds the new document.
-                if changed && !remote.endpoint.store_document(&fetched.body) {
-                    return;
-                }
-                let _ = remote.endpoint.update(|s| {
-                    s.on_success(now_ms, fetched.max_age, changed, &policy);
-                    true
-                });
-                log::info!(
-                    "verifier: provider {provider}: fetched {} keys ({} skipped){}{}",
-                    fetched.jwks.keys.len(),
-                    fetched.jwks.skipped.len(),
-                    if changed { ", changed" } else { ", unchanged" },
-                    fetched
-                        .max_age
-                        .map(|a| format!(", max-age {a}s"))
-                        .unwrap_or_default()
-                );
-            }
-            Err(reason) => {
-                let stored = remote.endpoint.update(|s| {
-                    s.on_failure(now_ms, &policy);
-                    true
-                });
-                let failures = stored.map_or(0, |s| s.failures);
-                state
-                    .metrics
-                    .borrow_mut()
-                    .add(&format!("jwks.{segment}.fetch_failures"), 1);
-                log::warn!(
-                    "verifier: provider {provider}: JWKS fetch failed ({failures} in a row): {reason}"
-                );
-            }
+    fn release(&self, state: &State, now_ms: u64) {
+        for kept in D::kept(&state.documents).values() {
+            let _ = kept
+                .endpoint
+                .update(|s| s.release_lease(state.vm_id, now_ms));
         }
+    }
+}
+
+/// Brings one provider's document of kind `D` up to date with the shared schedule: adopts the
+/// stored document when it is new, reports a freshness change. True if worth waking.
+fn adopt<D: Document>(
+    name: &str,
+    provider: &Provider,
+    source: &Source<'_>,
+    kept: &mut Kept<D::Parsed>,
+    cache: &RefCell<TokenCache>,
+    metrics: &RefCell<Metrics>,
+    now_ms: u64,
+) -> bool {
+    let schedule = kept.endpoint.schedule();
+    let document = if kept.view.needs_document(&schedule, now_ms) {
+        kept.endpoint.document().and_then(|bytes| {
+            match D::parse(provider, source.max_bytes, &bytes) {
+                Ok(parsed) => Some(parsed),
+                Err(error) => {
+                    log::error!(
+                        "verifier: provider {name}: stored {} unusable: {error}",
+                        D::WORDS.title
+                    );
+                    None
+                }
+            }
+        })
+    } else {
+        None
+    };
+    let outcome = kept.view.sync(schedule, document, now_ms);
+    let segment = metrics::segment(name);
+    let mut metrics = metrics.borrow_mut();
+    if outcome.keys_changed {
+        D::adopted(name, &segment, kept.view.document(), cache, &mut metrics);
+    }
+    if let Some(report) = kept.view.report_freshness() {
+        let max_stale_ms = kept.view.policy().max_stale_ms;
+        report_freshness::<D>(name, &segment, report, max_stale_ms, &mut metrics);
+    }
+    outcome.wake
+}
+
+/// Logs and counts a change of a provider's document freshness, as the core reported it: the
+/// stale gauge, the expired counter, and a line when a stale period starts, runs out or ends.
+fn report_freshness<D: Document>(
+    name: &str,
+    segment: &str,
+    report: FreshnessReport,
+    max_stale_ms: u64,
+    metrics: &mut Metrics,
+) {
+    let words = &D::WORDS;
+    match report.line {
+        Some(FreshnessLine::Stale) => log::warn!(
+            "verifier: provider {name}: {} for at most {} s more",
+            words.stale,
+            max_stale_ms / 1000
+        ),
+        Some(FreshnessLine::Expired) => log::error!("verifier: provider {name}: {}", words.expired),
+        Some(FreshnessLine::Fresh) => log::info!("verifier: provider {name}: {}", words.fresh),
+        None => {}
+    }
+    metrics.set(&format!("{}.{segment}.stale", D::NAME), report.stale_gauge);
+    if report.count_expired {
+        metrics.add(&format!("{}.{segment}.expired", D::NAME), 1);
     }
 }
 
@@ -319,7 +297,8 @@ fn start_fetch(
     policy: &RefreshPolicy,
     vm: u64,
     now_ms: u64,
-    target: &Target<'_>,
+    target: &FetchTarget,
+    accept: &str,
 ) -> Option<u32> {
     endpoint.update(|s| s.take_lease(vm, now_ms, policy))?;
     // Envoy has no atomic create: when two VMs created the schedule at once, the last writer
@@ -329,26 +308,44 @@ fn start_fetch(
     }
     let timeout = Duration::from_millis(target.timeout_ms);
     let token = host::dispatch_get(
-        target.cluster,
-        target.authority,
-        target.path,
-        target.accept,
+        &target.cluster,
+        &target.authority,
+        &target.path,
+        accept,
         timeout,
     );
     if token.is_none() {
-        let _ = endpoint.update(|s| {
-            let mine = s.lease_owner == vm;
-            if mine {
-                s.on_dispatch_failed(now_ms);
-            }
-            mine
-        });
+        let _ = endpoint.update(|s| s.release_lease(vm, now_ms));
     }
     token
 }
 
+/// Reads a finished call for a document of kind `D`: the document, or why there is none.
+fn read<D: Document>(
+    provider: &Provider,
+    max_bytes: usize,
+    response: Response,
+) -> Result<Fetched<D::Parsed>, String> {
+    let body = read_body(response, max_bytes)?;
+    let parsed = D::parse(provider, max_bytes, &body).map_err(|e| D::fetch_error(&e))?;
+    D::inspect(&parsed);
+    let max_age = if D::READS_MAX_AGE {
+        host::call_response_header("cache-control")
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| max_age(&v))
+    } else {
+        None
+    };
+    Ok(Fetched {
+        parsed,
+        body,
+        max_age,
+    })
+}
+
 /// Reads a finished call's 200 body of at most `max_bytes`, or says why it cannot be used.
-fn read_body(headers: usize, body_size: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
+fn read_body(response: Response, max_bytes: usize) -> Result<Vec<u8>, String> {
+    let Response { headers, body_size } = response;
     // A reset or timed-out call has no response at all; reading its headers would make the
     // host return BadArgument, on which the SDK panics and takes the VM down.
     if headers == 0 {
@@ -369,158 +366,69 @@ fn read_body(headers: usize, body_size: usize, max_bytes: usize) -> Result<Vec<u
     )
 }
 
-/// Brings one provider's feed up to date with the shared schedule. True if worth waking.
-fn sync_feed(
-    provider: &Provider,
-    config: &RevocationFeed,
-    feed: &mut Feed,
+/// Records the outcome of this VM's fetch in the shared schedule. A failure keeps the last good
+/// document (until it is too old); a document that did not change keeps its generation, so the
+/// other VMs do not parse it again.
+fn record<D: Document>(
+    name: &str,
+    kept: &Kept<D::Parsed>,
+    result: Result<Fetched<D::Parsed>, String>,
     metrics: &RefCell<Metrics>,
     now_ms: u64,
-) -> bool {
-    let name = provider.name.as_str();
-    let schedule = feed.endpoint.schedule();
-    let document = if feed.feed.needs_document(&schedule, now_ms) {
-        feed.endpoint.document().and_then(|bytes| {
-            match Revocations::parse(&bytes, &provider.issuer, config.max_bytes) {
-                Ok(parsed) => Some(parsed),
-                Err(error) => {
-                    log::error!(
-                        "verifier: provider {name}: stored revocation feed unusable: {error}"
-                    );
-                    None
-                }
-            }
-        })
-    } else {
-        None
-    };
-    let outcome = feed.feed.sync(schedule, document, now_ms);
-    let segment = metrics::segment(name);
-    let mut metrics = metrics.borrow_mut();
-    if outcome.keys_changed {
-        let entries = feed.feed.document().map_or(0, Revocations::len);
-        metrics.set(&format!("revocations.{segment}.entries"), entries as u64);
-        log::debug!("verifier: provider {name}: now using a revocation feed of {entries} entries");
-    }
-    report_freshness(
-        &FEED_FRESHNESS,
-        name,
-        &segment,
-        feed.feed.freshness(),
-        &mut feed.reported,
-        feed.feed.policy().max_stale_ms,
-        &mut metrics,
-    );
-    outcome.wake
-}
-
-/// Brings one provider's view up to date with the shared schedule. True if worth waking.
-fn sync_one(
-    name: &str,
-    remote: &mut Remote,
-    cache: &RefCell<verifier_core::TokenCache>,
-    metrics: &RefCell<Metrics>,
-    now_ms: u64,
-) -> bool {
-    let schedule = remote.endpoint.schedule();
-    let document = if remote.keys.needs_document(&schedule, now_ms) {
-        remote
-            .endpoint
-            .document()
-            .and_then(|bytes| match Jwks::parse(&bytes) {
-                Ok(jwks) => Some(jwks),
-                Err(error) => {
-                    log::error!("verifier: provider {name}: stored JWKS unusable: {error}");
-                    None
-                }
-            })
-    } else {
-        None
-    };
-    let outcome = remote.keys.sync(schedule, document, now_ms);
-    let segment = metrics::segment(name);
-    let mut metrics = metrics.borrow_mut();
-    if outcome.keys_changed {
-        // A key that left the set must not keep vouching for cached tokens.
-        cache.borrow_mut().clear_provider(name);
-        let count = remote.keys.keys().map_or(0, |k| k.keys.len());
-        metrics.set(&format!("jwks.{segment}.keys"), count as u64);
-        log::info!("verifier: provider {name}: now using {count} keys");
-    }
-    report_freshness(
-        &JWKS_FRESHNESS,
-        name,
-        &segment,
-        remote.keys.freshness(),
-        &mut remote.reported,
-        remote.keys.policy().max_stale_ms,
-        &mut metrics,
-    );
-    outcome.wake
-}
-
-/// What a shared document's freshness changes are called in logs and metrics.
-struct FreshnessWords {
-    /// Metric prefix: `jwks` or `revocations`.
-    metric: &'static str,
-    /// Logged when the stale period starts.
-    stale: &'static str,
-    /// Logged when the stale period runs out.
-    expired: &'static str,
-    /// Logged when fetches succeed again.
-    fresh: &'static str,
-}
-
-const JWKS_FRESHNESS: FreshnessWords = FreshnessWords {
-    metric: "jwks",
-    stale: "JWKS endpoint failing; serving the last good keys",
-    expired: "keys expired after the stale period; refusing its tokens (503) until a fetch succeeds",
-    fresh: "JWKS fresh again",
-};
-
-const FEED_FRESHNESS: FreshnessWords = FreshnessWords {
-    metric: "revocations",
-    stale: "revocation feed endpoint failing; serving the last good feed",
-    expired: "revocation feed older than max_stale_seconds; refusing its tokens (503) until a \
-              fetch succeeds",
-    fresh: "revocation feed fresh again",
-};
-
-/// Logs and counts a change of a provider's document freshness, once per change: the stale
-/// gauge, the expired counter, and a line when a stale period starts, runs out or ends.
-fn report_freshness(
-    words: &FreshnessWords,
-    name: &str,
-    segment: &str,
-    freshness: Freshness,
-    reported: &mut Freshness,
-    max_stale_ms: u64,
-    metrics: &mut Metrics,
 ) {
-    if freshness == *reported {
-        return;
-    }
-    match freshness {
-        Freshness::Stale => log::warn!(
-            "verifier: provider {name}: {} for at most {} s more",
-            words.stale,
-            max_stale_ms / 1000
-        ),
-        Freshness::Expired => log::error!("verifier: provider {name}: {}", words.expired),
-        Freshness::Fresh if *reported != Freshness::Missing => {
-            log::info!("verifier: provider {name}: {}", words.fresh);
+    let policy = *kept.view.policy();
+    let stored = result.and_then(|fetched| {
+        let changed = kept.view.changed(
+            D::COMPARE,
+            &kept.endpoint.schedule(),
+            &fetched.parsed,
+            &fetched.body,
+            || kept.endpoint.document(),
+        );
+        // The document is stored before the schedule announces it, so a VM that sees the new
+        // generation finds the new document.
+        if changed && !kept.endpoint.store_document(&fetched.body) {
+            let title = D::WORDS.title;
+            return Err(format!("could not share the {title} with the other VMs"));
         }
-        _ => {}
+        let _ = kept.endpoint.update(|s| {
+            s.on_success(now_ms, fetched.max_age, changed, &policy);
+            true
+        });
+        Ok((fetched, changed))
+    });
+    match stored {
+        Ok((fetched, changed)) => {
+            let level = if changed {
+                log::Level::Info
+            } else {
+                D::UNCHANGED_LEVEL
+            };
+            log::log!(
+                level,
+                "verifier: provider {name}: fetched {}, {}{}",
+                D::describe(&fetched.parsed),
+                if changed { "changed" } else { "unchanged" },
+                fetched
+                    .max_age
+                    .map(|a| format!(", max-age {a}s"))
+                    .unwrap_or_default()
+            );
+        }
+        Err(reason) => {
+            let stored = kept.endpoint.update(|s| {
+                s.on_failure(now_ms, &policy);
+                true
+            });
+            let failures = stored.map_or(0, |s| s.failures);
+            let metric = format!("{}.{}.fetch_failures", D::NAME, metrics::segment(name));
+            metrics.borrow_mut().add(&metric, 1);
+            log::warn!(
+                "verifier: provider {name}: {} fetch failed ({failures} in a row): {reason}",
+                D::WORDS.title
+            );
+        }
     }
-    let metric = words.metric;
-    metrics.set(
-        &format!("{metric}.{segment}.stale"),
-        u64::from(freshness == Freshness::Stale),
-    );
-    if freshness == Freshness::Expired {
-        metrics.add(&format!("{metric}.{segment}.expired"), 1);
-    }
-    *reported = freshness;
 }
 
 impl Context for Root {
@@ -529,15 +437,8 @@ impl Context for Root {
         // the lease to lapse.
         let now_ms = host::now_ms();
         let state = self.state.borrow();
-        let endpoints = state.remotes.values().map(|r| &r.endpoint);
-        for endpoint in endpoints.chain(state.feeds.values().map(|f| &f.endpoint)) {
-            let _ = endpoint.update(|s| {
-                let mine = s.lease_owner == state.vm_id && s.fetching(now_ms);
-                if mine {
-                    s.on_dispatch_failed(now_ms);
-                }
-                mine
-            });
+        for kind in DOCUMENTS {
+            kind.release(&state, now_ms);
         }
         true
     }
@@ -557,26 +458,14 @@ impl Context for Root {
         let Some(call) = self.state.borrow_mut().calls.remove(&token_id) else {
             return;
         };
-        match call {
-            Call::Jwks(provider) => {
-                let result = Self::read_jwks(headers, body_size);
-                self.complete_fetch(&provider, result, now_ms);
-            }
-            Call::Revocations(provider) => {
-                let config = self.state.borrow().config.clone();
-                let Some(config) = config else {
-                    return;
-                };
-                let Some((provider, feed)) = config
-                    .providers
-                    .get(&provider)
-                    .and_then(|p| Some((p, p.revocations.as_ref()?)))
-                else {
-                    return;
-                };
-                let result = Self::read_feed(provider, feed, headers, body_size);
-                self.complete_feed_fetch(&provider.name, result, now_ms);
-            }
+        let config = self.state.borrow().config.clone();
+        if let Some(provider) = config
+            .as_ref()
+            .and_then(|c| c.providers.get(&call.provider))
+        {
+            let response = Response { headers, body_size };
+            call.kind
+                .complete(&self.state.borrow(), provider, response, now_ms);
         }
         // This VM's own waiting requests need not wait for the next tick.
         let _ = self.sync(now_ms, false);

@@ -1,6 +1,6 @@
-//! One JWKS (and one revocation feed) per Envoy: the fetch schedule and the document live in
-//! proxy-wasm shared data, which every VM of the process sees, and the schedule changes only by
-//! compare-and-swap.
+//! One copy of each remote document (a JWKS, a revocation feed) per Envoy: the fetch schedule and
+//! the document live in proxy-wasm shared data, which every VM of the process sees, and the
+//! schedule changes only by compare-and-swap.
 //!
 //! The keys are per endpoint (cluster, authority, path), not per provider or per configuration:
 //! two providers reading the same JWKS share one fetch, and a configuration reload starts with
@@ -8,15 +8,14 @@
 //! so two providers that read one feed URL for different issuers never adopt each other's.
 
 use proxy_wasm::types::Status;
-use verifier_core::Schedule;
-use verifier_core::{Provider, RemoteJwks, RevocationFeed};
+use verifier_core::{FetchTarget, Schedule};
 
 use crate::host;
 
 /// How many times a compare-and-swap is retried before giving up until the next tick.
 const CAS_ATTEMPTS: usize = 8;
 
-/// The shared-data keys of one JWKS or revocation feed endpoint.
+/// The shared-data keys of one remote document's endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     schedule_key: String,
@@ -24,20 +23,19 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// The keys for the endpoint a remote provider fetches its JWKS from.
-    pub(crate) fn new(remote: &RemoteJwks) -> Endpoint {
-        Endpoint::at(format!(
-            "verifier.jwks/{}/{}{}",
-            remote.target.cluster, remote.target.authority, remote.target.path
-        ))
-    }
-
-    /// The keys for the endpoint a provider fetches its revocation feed from.
-    pub(crate) fn revocations(provider: &Provider, feed: &RevocationFeed) -> Endpoint {
-        Endpoint::at(format!(
-            "verifier.revocations/{}/{}{} for {}",
-            feed.target.cluster, feed.target.authority, feed.target.path, provider.issuer
-        ))
+    /// The keys for a document of kind `kind` (`jwks`, `revocations`) fetched from `target`;
+    /// with `issuer`, only for providers of that issuer.
+    pub(crate) fn new(kind: &str, target: &FetchTarget, issuer: Option<&str>) -> Endpoint {
+        let FetchTarget {
+            cluster,
+            authority,
+            path,
+            ..
+        } = target;
+        Endpoint::at(match issuer {
+            None => format!("verifier.{kind}/{cluster}/{authority}{path}"),
+            Some(issuer) => format!("verifier.{kind}/{cluster}/{authority}{path} for {issuer}"),
+        })
     }
 
     fn at(base: String) -> Endpoint {

@@ -5,14 +5,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use verifier_core::Freshness;
-use verifier_core::{
-    Awaiting, Config, FeedState, KeyState, Keys, ProviderFeed, ProviderKeys, RefreshPolicy,
-    TokenCache,
-};
+use verifier_core::{Awaiting, Config, FeedState, KeyState, Keys, TokenCache};
+use verifier_core::{Jwks, ProviderDocument, Revocations};
 
+use crate::document::DOCUMENTS;
 use crate::host;
 use crate::metrics::Metrics;
+use crate::root::Kind;
 use crate::shared::Endpoint;
 
 /// A request paused until its provider's keys or revocation feed arrive.
@@ -28,35 +27,31 @@ pub(crate) struct Waiting {
     pub(crate) deadline_ms: u64,
 }
 
-/// A remote provider as this VM sees it.
+/// A provider's remote document of one kind (keys, revocation feed) as this VM sees it.
 #[derive(Debug)]
-pub(crate) struct Remote {
-    /// Where its JWKS lives in shared data.
+pub(crate) struct Kept<T> {
+    /// Where the document lives in shared data.
     pub(crate) endpoint: Endpoint,
-    /// The shared schedule as last read, and this VM's keys.
-    pub(crate) keys: ProviderKeys,
-    /// The freshness last reported, so a stale period is logged once when it starts and ends.
-    pub(crate) reported: Freshness,
+    /// The shared schedule as last read, and this VM's parsed document.
+    pub(crate) view: ProviderDocument<T>,
 }
 
-/// A provider's revocation feed as this VM sees it.
-#[derive(Debug)]
-pub(crate) struct Feed {
-    /// Where the feed lives in shared data.
-    pub(crate) endpoint: Endpoint,
-    /// The shared schedule as last read, and this VM's parsed feed.
-    pub(crate) feed: ProviderFeed,
-    /// The freshness last reported, so a stale period is logged once when it starts and ends.
-    pub(crate) reported: Freshness,
+/// Every provider's remote documents, one map per kind (see `document.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct Documents {
+    /// Each remote provider's keys.
+    pub(crate) jwks: BTreeMap<String, Kept<Jwks>>,
+    /// Each revocation feed, by provider.
+    pub(crate) revocations: BTreeMap<String, Kept<Revocations>>,
 }
 
 /// What an outstanding HTTP call fetches, and for which provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Call {
-    /// The provider's JWKS.
-    Jwks(String),
-    /// The provider's revocation feed.
-    Revocations(String),
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// The kind of document.
+    pub(crate) kind: &'static dyn Kind,
+    /// The provider's name.
+    pub(crate) provider: String,
 }
 
 /// State shared by the root context and the HTTP contexts of one VM (single-threaded).
@@ -66,10 +61,8 @@ pub(crate) struct State {
     pub(crate) config: Option<Rc<Config>>,
     /// This VM's name in leases: random, so no two VMs of one Envoy share it.
     pub(crate) vm_id: u64,
-    /// Each remote provider's keys.
-    pub(crate) remotes: BTreeMap<String, Remote>,
-    /// Each revocation feed, by provider.
-    pub(crate) feeds: BTreeMap<String, Feed>,
+    /// Each provider's keys and revocation feed.
+    pub(crate) documents: Documents,
     /// Outstanding JWKS and feed calls, by token id.
     pub(crate) calls: BTreeMap<u32, Call>,
     /// Requests waiting for keys or a feed.
@@ -84,28 +77,10 @@ impl State {
     /// Installs a new configuration.
     pub(crate) fn configure(&mut self, config: Config, vm_id: u64) {
         self.vm_id = vm_id;
-        self.remotes = config
-            .remote_providers()
-            .map(|(name, remote)| {
-                let state = Remote {
-                    endpoint: Endpoint::new(remote),
-                    keys: ProviderKeys::new(RefreshPolicy::from_remote(remote)),
-                    reported: Freshness::Missing,
-                };
-                (name.to_owned(), state)
-            })
-            .collect();
-        self.feeds = config
-            .revocation_feeds()
-            .map(|(provider, feed)| {
-                let state = Feed {
-                    endpoint: Endpoint::revocations(provider, feed),
-                    feed: ProviderFeed::new(RefreshPolicy::from_revocations(feed)),
-                    reported: Freshness::Missing,
-                };
-                (provider.name.clone(), state)
-            })
-            .collect();
+        self.documents = Documents::default();
+        for kind in DOCUMENTS {
+            kind.configure(&config, &mut self.documents);
+        }
         self.cache = RefCell::new(TokenCache::new(config.token_cache));
         self.config = Some(Rc::new(config));
     }
@@ -118,26 +93,27 @@ impl Keys for State {
             .as_ref()
             .and_then(|c| c.providers.get(provider))
             .and_then(|p| p.local_jwks());
-        match (local, self.remotes.get(provider)) {
+        match (local, self.documents.jwks.get(provider)) {
             (Some(jwks), _) => KeyState::Ready(jwks),
-            (None, Some(remote)) => remote.keys.state(),
+            (None, Some(keys)) => keys.view.state(),
             (None, None) => KeyState::Unavailable,
         }
     }
 
     fn revocations(&self, provider: &str) -> FeedState<'_> {
-        self.feeds
+        self.documents
+            .revocations
             .get(provider)
-            .map_or(FeedState::Unavailable, |f| f.feed.state())
+            .map_or(FeedState::Unavailable, |f| f.view.state())
     }
 
     fn may_refetch(&self, provider: &str, _now: u64) -> bool {
         // Milliseconds from the host, not `now`: whole seconds would put a fetch forced a few
         // ms ago "in the future", and the tokens right behind the first one would be refused.
         let now_ms = host::now_ms();
-        self.remotes.get(provider).is_some_and(|r| {
+        self.documents.jwks.get(provider).is_some_and(|k| {
             // Read fresh: another VM may have forced or finished a fetch since our last tick.
-            r.keys.may_refetch(&r.endpoint.schedule(), now_ms)
+            k.view.may_refetch(&k.endpoint.schedule(), now_ms)
         })
     }
 }
