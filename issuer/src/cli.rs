@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::admin_credential::{self, AdminCredentialError};
+use crate::admin::credential::{self, AdminCredentialError};
 use crate::audit::{self, Audit, AuditError, AuditEvent, AuditRecord, ChainBreak, Outcome};
 use crate::clients::{Audience, ClientId, MAX_TTL_SECS, SecretError, SecretHasher};
 use crate::clock::{Clock, SystemClock};
@@ -339,7 +339,7 @@ struct AdminCredentialLine<'a> {
 async fn admin_reset_credential(args: DatabaseArgs) -> Result<(), CliError> {
     let store = Store::open(&args.database_url).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let result = admin_credential::reset(&store, clock.now()).await;
+    let result = credential::reset(&store, clock.now()).await;
     if let Ok((credential, revoked)) = &result {
         let audit = Audit::new(store.clone(), Arc::clone(&clock));
         let event = AuditEvent {

@@ -6,17 +6,24 @@
 //! It is not a runtime dependency of the requests it authorizes: gateways verify its tokens
 //! locally against the published JWKS.
 //!
-//! Layout: [`cli`] and [`server`] are the edges; [`http`] holds the two routers; [`clients`],
-//! [`keys`], [`scope`] and [`access_token`] hold the logic, which takes `now` as an argument
-//! (only [`clock`] reads the time); [`store`] is the only module that talks to the database.
-//! The admin port also serves a browser UI: [`ui`] holds its files, [`admin_session`] its
-//! cookie sessions.
+//! Layout, from the edges down:
+//! - the edges: [`cli`], [`server`] (with the key scheduler), [`http`] (the public port) and
+//!   [`admin`] (the admin port: API, UI sign-in, the admin credential and sessions). They
+//!   parse input, call an operation and map its error;
+//! - [`ops`]: the operations (mint a token, register or disable a client, rotate keys, revoke),
+//!   each writing its audit record;
+//! - the logic: [`clients`], [`keys`], [`scope`], [`access_token`], which take `now` as an
+//!   argument (only [`clock`] reads the time), and [`audit`], which writes the trail;
+//! - [`store`], the only module that talks to the database, and below it [`trail`], what an
+//!   audit record is and how the chain is hashed.
+//!
+//! [`AppState`], what every request handler shares, is defined here at the root: it holds the
+//! admin port's sessions and both ports' handlers take it, so it sits above every module.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod access_token;
-pub mod admin_credential;
-pub mod admin_session;
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod clients;
@@ -29,12 +36,119 @@ pub mod ops;
 pub mod random;
 pub mod scope;
 pub mod server;
-pub mod state;
 pub mod store;
 pub mod trail;
 pub mod ui;
 
+use std::sync::Arc;
+
+pub use admin::router as admin_router;
 pub use config::{IssuerUrl, ServeConfig};
-pub use http::{admin_router, public_router};
-pub use state::AppState;
+pub use http::public_router;
 pub use store::Store;
+
+use admin::session::Sessions;
+use audit::Audit;
+use clients::{SecretError, SecretHasher, Throttle, ThrottlePolicy};
+use clock::Clock;
+use keys::{KeyError, KeySettings, Keyring};
+use metrics::Metrics;
+use ops::Ctx;
+use ui::UiResources;
+
+/// Why the server could not get ready to serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootstrapError {
+    /// No signing key could be loaded or created.
+    #[error("cannot prepare the signing key")]
+    Key(#[from] KeyError),
+    /// The client secret hashing key could not be loaded or created.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// What every request handler shares: storage, keys, the secret hasher, the clock, the issuer
+/// URL, and on the admin port the UI's sessions and files. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The current signing key, cached.
+    pub keyring: Arc<Keyring>,
+    /// Hashes and checks client secrets.
+    pub hasher: Arc<SecretHasher>,
+    /// The only source of `now`.
+    pub clock: Arc<dyn Clock>,
+    /// The `iss` of every token and the base of every endpoint URL.
+    pub issuer: Arc<IssuerUrl>,
+    /// How keys are generated and rotated.
+    pub keys: KeySettings,
+    /// The append-only audit trail.
+    pub audit: Audit,
+    /// Counters exposed at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Failed admin authentications, by source address.
+    pub admin_throttle: Arc<Throttle>,
+    /// Failed client authentications, by client id and by source address.
+    pub throttle: Arc<Throttle>,
+    /// Signed-in admin UI browsers (this process only).
+    pub sessions: Arc<Sessions>,
+    /// The verifier package and gateway configuration the admin UI serves; empty unless
+    /// [`AppState::with_ui`] set them.
+    pub ui: Arc<UiResources>,
+}
+
+impl AppState {
+    /// Ensures current and next keys and the secret hashing key exist, then builds the state.
+    pub async fn bootstrap(
+        store: Store,
+        keys: KeySettings,
+        clock: Arc<dyn Clock>,
+        issuer: IssuerUrl,
+    ) -> Result<Self, BootstrapError> {
+        keys::ensure_ready(
+            &store,
+            keys.sealer.as_ref(),
+            keys.alg,
+            &keys.rotation,
+            clock.now(),
+        )
+        .await?;
+        let hasher = SecretHasher::load(&store).await?;
+        let audit = Audit::new(store.clone(), Arc::clone(&clock));
+        Ok(Self {
+            store,
+            keyring: Arc::new(Keyring::new(Arc::clone(&keys.sealer))),
+            hasher: Arc::new(hasher),
+            clock,
+            issuer: Arc::new(issuer),
+            keys,
+            audit,
+            metrics: Arc::new(Metrics::default()),
+            admin_throttle: Arc::new(admin::credential::throttle()),
+            throttle: Arc::new(Throttle::with_policies(
+                ThrottlePolicy::default(),
+                ThrottlePolicy::for_addresses(),
+            )),
+            sessions: Arc::default(),
+            ui: Arc::default(),
+        })
+    }
+
+    /// What an operation started now works on.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: &self.store,
+            audit: &self.audit,
+            now: self.clock.now(),
+        }
+    }
+
+    /// The same state, serving `ui` on the admin port (what `issuer serve` read at start-up).
+    #[must_use]
+    pub fn with_ui(mut self, ui: UiResources) -> Self {
+        self.ui = Arc::new(ui);
+        self
+    }
+}

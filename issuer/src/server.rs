@@ -13,16 +13,18 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin_credential::{self, AdminCredentialError, IssuedCredential};
+use crate::admin;
+use crate::admin::credential::{self, AdminCredentialError, IssuedCredential};
 use crate::audit::{AuditEvent, Outcome};
 use crate::clock::SystemClock;
 use crate::config::{IssuerUrl, ServeConfig};
-use crate::http::{admin_router, public_router};
+use crate::http::public_router;
 use crate::keys;
+use crate::keys::KeySettings;
 use crate::ops;
-use crate::state::{AppState, BootstrapError, KeySettings};
 use crate::store::{Store, StoreError};
 use crate::ui::{GatewayConfig, GatewayConfigError, UiResources, VerifierPackage};
+use crate::{AppState, BootstrapError};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +90,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // The audit writer was started by `bootstrap`; this handle stops it last.
     let audit = state.audit.clone();
     // On the very first start only: printed once, before the listening line, never again.
-    if let Some(credential) = admin_credential::create_first(&store, state.clock.now()).await? {
+    if let Some(credential) = credential::create_first(&store, state.clock.now()).await? {
         announce_admin_credential(&credential)?;
         record_admin_credential(&state, &credential).await;
     }
@@ -106,7 +108,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // The peer address feeds throttling and the audit trail (see `http::Peer`).
     let public_app =
         public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let admin_app = admin_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let admin_app = admin::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let public_server =
         axum::serve(public, public_app).with_graceful_shutdown(until_closed(stopped.clone()));
     let admin_server = axum::serve(admin, admin_app).with_graceful_shutdown(until_closed(stopped));

@@ -668,12 +668,12 @@ async fn revocations_are_listed_and_added() {
 async fn the_credential_is_created_once_and_reset_revokes_it() {
     let t = TestIssuer::new().await;
     let now = START;
-    let first = issuer::admin_credential::create_first(&t.state.store, now)
+    let first = issuer::admin::credential::create_first(&t.state.store, now)
         .await
         .expect("create")
         .expect("first start creates one");
     assert!(
-        issuer::admin_credential::create_first(&t.state.store, now)
+        issuer::admin::credential::create_first(&t.state.store, now)
             .await
             .expect("create")
             .is_none(),
@@ -685,7 +685,7 @@ async fn the_credential_is_created_once_and_reset_revokes_it() {
         .await;
     assert_eq!(ok.status, StatusCode::OK);
 
-    let (second, revoked) = issuer::admin_credential::reset(&t.state.store, now)
+    let (second, revoked) = issuer::admin::credential::reset(&t.state.store, now)
         .await
         .expect("reset");
     assert_eq!(revoked, 1);
@@ -700,7 +700,7 @@ async fn the_credential_is_created_once_and_reset_revokes_it() {
     assert_eq!(new.status, StatusCode::OK);
     // A reset is not a first start: still nothing to show.
     assert!(
-        issuer::admin_credential::create_first(&t.state.store, now)
+        issuer::admin::credential::create_first(&t.state.store, now)
             .await
             .expect("create")
             .is_none()
@@ -1014,8 +1014,8 @@ async fn replicas_starting_together_create_one_credential() {
     let t = TestIssuer::new().await;
     let other = issuer::Store::open(&t.url).await.expect("second store");
     let (a, b) = tokio::join!(
-        issuer::admin_credential::create_first(&t.state.store, START),
-        issuer::admin_credential::create_first(&other, START),
+        issuer::admin::credential::create_first(&t.state.store, START),
+        issuer::admin::credential::create_first(&other, START),
     );
     let created = [a.expect("first"), b.expect("second")]
         .iter()

@@ -876,7 +876,7 @@ async fn resetting_the_credential_ends_its_sessions() {
     );
 
     // `issuer admin reset-credential` (another process, the same database).
-    let (_fresh, revoked) = issuer::admin_credential::reset(&t.state.store, START)
+    let (_fresh, revoked) = issuer::admin::credential::reset(&t.state.store, START)
         .await
         .expect("reset");
     assert_eq!(revoked, 1);

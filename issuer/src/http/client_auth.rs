@@ -18,10 +18,10 @@ use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
 use super::{OAuthError, OAuthForm, Peer};
+use crate::AppState;
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::assertion::CLIENT_ASSERTION_TYPE;
 use crate::clients::{self, Client, ClientId, Verdict};
-use crate::state::AppState;
 
 /// Form fields a client may authenticate with.
 pub trait PostCredentials {

@@ -181,7 +181,7 @@ internal_from!(StoreError, KeyError, ClientError, RandomError, AuditError);
 internal_from!(MintError, ClientOpError, KeyOpError, RevocationError);
 
 /// Logs the cause of any `server_error` response.
-pub(super) async fn log_internal_errors(response: Response) -> Response {
+pub(crate) async fn log_internal_errors(response: Response) -> Response {
     if let Some(detail) = response.extensions().get::<InternalError>() {
         tracing::error!(error = %detail.chain(), "request failed");
     }

@@ -6,10 +6,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::AppState;
 use crate::keys::KeyError;
-use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+/// `/health` and `/ready`, on both ports.
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))

@@ -6,10 +6,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{Authenticated, OAuthError, PostCredentials};
+use crate::AppState;
 use crate::access_token::{self, ValidToken};
 use crate::clock::UnixTime;
 use crate::keys;
-use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/introspect", post(introspect))

@@ -11,10 +11,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::AppState;
 use crate::clock::Stopwatch;
 use crate::keys::{self, KeyStatus};
 use crate::metrics::{self, KeyCounts};
-use crate::state::AppState;
 
 /// The token endpoint, whose latency is a histogram of its own.
 const TOKEN_ROUTE: &str = "/oauth/token";
@@ -26,7 +26,7 @@ const CLIENT_AUTH_ROUTES: [&str; 3] = [TOKEN_ROUTE, "/oauth/revoke", "/oauth/int
 const UNMATCHED: &str = "unmatched";
 
 /// `GET /metrics`, for the admin router (unauthenticated, like `/health`).
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 

@@ -1,21 +1,15 @@
-//! The two HTTP faces of the issuer: the public OAuth port and the admin port.
+//! The public OAuth port, and what the admin port ([`crate::admin`]) shares with it: the
+//! error shape, the peer address, health and metrics.
 //!
-//! Each is a plain `fn(AppState) -> Router`, so tests drive them with `oneshot` and no socket.
-//! The admin port also serves the browser UI (`admin_ui`, open) and its sign-in
-//! (`admin_session`); every other `/admin/...` route takes the admin credential as a bearer
-//! header or a UI session cookie (`admin_auth`).
+//! [`public_router`] is a plain `fn(AppState) -> Router`, so tests drive it with `oneshot` and
+//! no socket. Its handlers are thin: they parse the request, call an operation of
+//! [`crate::ops`] and map its error to an [`OAuthError`].
 
-mod admin;
-mod admin_audit;
-mod admin_auth;
-mod admin_documents;
-mod admin_session;
-mod admin_ui;
 mod client_auth;
 mod error;
-mod health;
+pub(crate) mod health;
 mod introspect;
-mod metrics;
+pub(crate) mod metrics;
 mod peer;
 mod revocation_feed;
 mod revoke;
@@ -23,6 +17,7 @@ mod token;
 mod well_known;
 
 pub use client_auth::{Authenticated, PostCredentials};
+pub(crate) use error::log_internal_errors;
 pub use error::{OAuthError, OAuthForm};
 pub use peer::Peer;
 
@@ -33,7 +28,7 @@ use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::response::Response;
 
-use crate::state::AppState;
+use crate::AppState;
 
 /// Largest request body accepted (16 KiB): OAuth forms are a few hundred bytes, a token 8 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -59,36 +54,8 @@ pub fn public_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The admin port: `/health`, `/ready` and `/metrics` open, the UI's files open, every
-/// `/admin/...` route behind the admin credential (bearer header or UI session). Still best
-/// bound to a private interface.
-pub fn admin_router(state: AppState) -> Router {
-    let authenticated = Router::new()
-        .merge(admin::routes())
-        .merge(admin_audit::routes())
-        .merge(admin_documents::routes())
-        // A route layer, so unknown paths are a plain 404 and never count as failed logins.
-        .route_layer(from_fn_with_state(state.clone(), admin_auth::require_admin));
-    let api = Router::new()
-        .merge(authenticated)
-        // Signing in is how a credential becomes a session, so it is not behind the check.
-        .merge(admin_session::routes())
-        // Responses carry secrets (client secrets, tokens, CSRF tokens) and operator data:
-        // never cached.
-        .layer(map_response(no_store));
-    Router::new()
-        .merge(health::routes())
-        .merge(metrics::routes())
-        .merge(admin_ui::routes())
-        .merge(api)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(map_response(error::log_internal_errors))
-        .layer(map_response(admin_ui::admin_port_headers))
-        .with_state(state)
-}
-
 /// Marks a response as not to be stored by any cache.
-async fn no_store(mut response: Response) -> Response {
+pub(crate) async fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));

@@ -12,8 +12,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::OAuthError;
+use crate::AppState;
 use crate::ops::revocations::{self, Feed};
-use crate::state::AppState;
 
 /// Where the feed is served; advertised in the metadata as `revocation_feed_endpoint`.
 pub(super) const PATH: &str = "/oauth/revocations";

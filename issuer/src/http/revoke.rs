@@ -8,8 +8,8 @@ use axum::routing::post;
 use serde::Deserialize;
 
 use super::{Authenticated, OAuthError, Peer, PostCredentials};
+use crate::AppState;
 use crate::ops::revocations::{self, RevocationError};
-use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/revoke", post(revoke))

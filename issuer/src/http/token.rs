@@ -8,10 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{Authenticated, OAuthError, Peer, PostCredentials};
+use crate::AppState;
 use crate::ops::Caller;
 use crate::ops::mint::{self, MintError, TokenResponse};
 use crate::scope::ScopeError;
-use crate::state::AppState;
 
 /// The only grant this issuer supports.
 const CLIENT_CREDENTIALS: &str = "client_credentials";

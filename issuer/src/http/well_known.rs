@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::OAuthError;
+use crate::AppState;
 use crate::keys::Jwks;
-use crate::state::AppState;
 
 /// Client authentication methods of every endpoint that authenticates clients.
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];

@@ -6,7 +6,7 @@
 //! two dialects branch on [`Backend`] here, in this module, which is the only one that talks
 //! to the database.
 
-mod admin;
+mod admin_credentials;
 mod audit;
 mod clients;
 mod keys;
@@ -25,7 +25,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::clock::UnixTime;
 
-pub use admin::ActiveAdminCredential;
+pub use admin_credentials::ActiveAdminCredential;
 pub use audit::{AuditFilter, AuditOrder};
 pub use clients::{CLIENT_RECHECK, ClientRecord, ClientSummary};
 pub use keys::{KeyRecord, NewKeyRecord, Promotion, PublishedKeyRecord};

@@ -4,7 +4,7 @@
 //!
 //! Nothing here is secret: the pages hold no credentials, the JS package is a public build
 //! artifact, and the filter configuration holds public keys at most. The HTTP side (routes and
-//! security headers) is in `http::admin_ui`.
+//! security headers) is in `admin::ui`.
 
 pub mod assets;
 pub mod gateway;

@@ -16,9 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use issuer::clients::{self, Audience, ClientId, NewClient, Ttl};
 use issuer::clock::{Clock, ManualClock};
-use issuer::keys::{PlaintextSealer, RotationPolicy, SigningAlg};
+use issuer::keys::{KeySettings, PlaintextSealer, RotationPolicy, SigningAlg};
 use issuer::scope::Scope;
-use issuer::state::KeySettings;
 use issuer::{AppState, IssuerUrl, Store, admin_router, public_router};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -113,7 +112,7 @@ impl TestIssuer {
 
     /// A new admin credential (revoking any earlier one); returns its bearer token.
     pub async fn admin_token(&self) -> String {
-        let (credential, _) = issuer::admin_credential::reset(&self.state.store, self.clock.now())
+        let (credential, _) = issuer::admin::credential::reset(&self.state.store, self.clock.now())
             .await
             .expect("admin credential");
         credential.token.expose().to_owned()

@@ -2,7 +2,7 @@
 //!
 //! - `Authorization: Bearer <admin credential>`, for scripts. Not ambient (a browser never
 //!   adds it by itself), so it needs no CSRF defence.
-//! - The admin UI's session cookie (`issuer_admin_session`, see `admin_session`). Ambient, so
+//! - The admin UI's session cookie (`issuer_admin_session`, see [`super::session`]). Ambient, so
 //!   every request other than GET and HEAD must echo the session's CSRF token in
 //!   `X-CSRF-Token`, and any request carrying an `Origin` must come from this very host.
 //!   The credential that signed in is checked against the database on every request, so
@@ -30,14 +30,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::Peer;
-use super::admin::AdminError;
-use crate::admin_credential;
-use crate::admin_session::{Session, SessionKey};
+use super::credential;
+use super::error::AdminError;
+use super::session::{Session, SessionKey};
+use crate::AppState;
 use crate::audit::{AuditEvent, Outcome};
 use crate::clients::Verdict;
+use crate::http::Peer;
 use crate::ops::Caller;
-use crate::state::AppState;
 
 /// The name of the admin UI's session cookie.
 pub(super) const SESSION_COOKIE: &str = "issuer_admin_session";
@@ -156,7 +156,7 @@ impl Attempt {
         method: &Method,
     ) -> Result<String, AdminError> {
         let refusal = match presented {
-            Ok(token) => match admin_credential::verify(&state.store, token).await? {
+            Ok(token) => match credential::verify(&state.store, token).await? {
                 Some(credential_id) => {
                     if let Some((name, _)) = &self.key {
                         state.admin_throttle.record_success(name, self.now_ms);
@@ -287,7 +287,7 @@ pub(super) async fn check_session(
         outcome: Outcome::Failure,
         detail,
     };
-    if !admin_credential::is_active(&state.store, &session.credential_id).await? {
+    if !credential::is_active(&state.store, &session.credential_id).await? {
         state.sessions.remove(&key);
         let detail = json!({ "reason": "credential_revoked", "session": key.label(), "method": method.as_str() });
         if let Err(err) = state.audit.record(audit("admin.auth_failed", detail)).await {

@@ -38,14 +38,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Peer;
-use super::admin::{AdminError, audited, require_body};
-use super::admin_auth::{
+use super::auth::{
     AdminContext, Attempt, SESSION_COOKIE, check_session, origin_is_own, session_cookies,
 };
-use crate::admin_session::{ABSOLUTE_LIFETIME_SECS, Session, SessionKey, Sessions};
+use super::body::require_body;
+use super::error::AdminError;
+use super::session::{ABSOLUTE_LIFETIME_SECS, Session, SessionKey, Sessions};
+use crate::AppState;
+use crate::audit::{AuditEvent, Outcome};
 use crate::clock::UnixTime;
-use crate::state::AppState;
+use crate::http::Peer;
 
 /// The path of every session route.
 const PATH: &str = "/admin/session";
@@ -132,13 +134,12 @@ async fn sign_in(
     if !replaced.is_empty() {
         detail["replaced"] = replaced.iter().map(SessionKey::label).collect();
     }
-    audited(
+    record(
         &state,
         &admin,
         "admin.session.created",
         &credential_id,
         detail,
-        Ok(()),
     )
     .await?;
     for key in &replaced {
@@ -216,16 +217,8 @@ async fn sign_out(
             let admin = AdminContext::new(&session.credential_id, &peer);
             let detail = json!({ "session": key.label() });
             // The session is gone whether or not the record is written; say so in the log.
-            let target = session.credential_id.clone();
-            if let Err(err) = audited(
-                &state,
-                &admin,
-                "admin.session.deleted",
-                &target,
-                detail,
-                Ok(()),
-            )
-            .await
+            let target = &session.credential_id;
+            if let Err(err) = record(&state, &admin, "admin.session.deleted", target, detail).await
             {
                 tracing::error!(error = %err, "admin session ended without its audit record");
             }
@@ -242,6 +235,30 @@ async fn sign_out(
         StatusCode::NO_CONTENT.into_response(),
         &expired,
     ))
+}
+
+/// Records that `admin` signed in or out with the credential `credential_id`. If the record
+/// cannot be written the request fails (the log says why).
+async fn record(
+    state: &AppState,
+    admin: &AdminContext,
+    action: &'static str,
+    credential_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), AdminError> {
+    let event = AuditEvent {
+        actor: admin.actor.clone(),
+        action,
+        target: credential_id.to_owned(),
+        source: admin.source.clone(),
+        outcome: Outcome::Success,
+        detail,
+    };
+    if let Err(err) = state.audit.record(event).await {
+        tracing::error!(error = %err, code = err.code(), action, "cannot write an admin audit record");
+        return Err(AdminError::AuditFailed);
+    }
+    Ok(())
 }
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {

@@ -10,13 +10,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::admin::AdminError;
-use super::{revocation_feed, well_known};
+use super::error::AdminError;
+use crate::AppState;
 use crate::keys::Jwks;
-use crate::ops::revocations::Feed;
-use crate::state::AppState;
+use crate::ops::revocations::{self, Feed};
 
-/// The mirrors; `require_admin` is layered on by the caller (`admin_router`).
+/// The mirrors; `require_admin` is layered on by the caller ([`super::router`]).
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/jwks", get(jwks))
@@ -25,18 +24,13 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, AdminError> {
-    Ok(Json(
-        well_known::document(&state)
-            .await
-            .map_err(AdminError::Internal)?,
-    ))
+    Ok(Json(Jwks::load(&state.store).await?))
 }
 
 async fn revocation_feed(State(state): State<AppState>) -> Result<Json<Feed>, AdminError> {
+    let now = state.clock.now();
     Ok(Json(
-        revocation_feed::document(&state)
-            .await
-            .map_err(AdminError::Internal)?,
+        revocations::feed(&state.store, &state.issuer, now).await?,
     ))
 }
 

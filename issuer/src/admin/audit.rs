@@ -17,9 +17,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::OAuthError;
+use crate::AppState;
 use crate::audit::{self, AuditRecord, MAX_FIELD_BYTES, Outcome};
-use crate::state::AppState;
+use crate::http::OAuthError;
 use crate::store::{AuditFilter, AuditOrder};
 
 /// Records per page when `limit` is not given.
@@ -28,7 +28,7 @@ const DEFAULT_LIMIT: u32 = 100;
 /// Largest `limit` accepted: bounds the memory and time one request can take.
 const MAX_LIMIT: u32 = 1000;
 
-/// The audit routes; `require_admin` is layered on by the caller (`admin_router`).
+/// The audit routes; `require_admin` is layered on by the caller ([`super::router`]).
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/audit", get(list))
@@ -199,8 +199,8 @@ mod tests {
     use super::*;
     use crate::audit::{AuditEvent, Outcome};
     use crate::clock::ManualClock;
+    use crate::keys::KeySettings;
     use crate::keys::{PlaintextSealer, RotationPolicy, SigningAlg};
-    use crate::state::KeySettings;
     use crate::store::Store;
 
     async fn state(dir: &tempfile::TempDir) -> AppState {

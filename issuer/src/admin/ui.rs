@@ -22,7 +22,7 @@ use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::state::AppState;
+use crate::AppState;
 use crate::ui::assets;
 
 /// The policy of every UI response, and (as defence in depth) of every admin-port response.
