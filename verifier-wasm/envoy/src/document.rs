@@ -4,8 +4,8 @@
 //! document changed and what to report.
 //!
 //! Adding a kind: implement [`Document`] for a new marker type, give [`Documents`] a map of
-//! [`Kept`] for it (the per-request path reads it from there, typed) and list it in
-//! [`DOCUMENTS`].
+//! [`Kept`] for it (the per-request path reads it from there, typed) and list it in `root.rs`'s
+//! `DOCUMENTS`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -16,13 +16,8 @@ use verifier_core::{Compare, FetchTarget, KeySource, Provider, RefreshPolicy, To
 use verifier_core::{Jwks, JwksError, RevocationError, Revocations};
 
 use crate::metrics::Metrics;
-use crate::root::{Driver, Kind};
 use crate::shared::Endpoint;
 use crate::state::{Documents, Kept};
-
-/// Every kind of document the filter keeps, in the order the timer brings them up to date.
-pub(crate) const DOCUMENTS: &[&dyn Kind] =
-    &[Driver::<JwksDocument>::KIND, Driver::<FeedDocument>::KIND];
 
 /// Where a provider's document of some kind comes from, and how it is kept.
 pub(crate) struct Source<'a> {

@@ -6,7 +6,6 @@
 //! describes; the core's `refresh.rs` makes its decisions.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,12 +16,18 @@ use proxy_wasm::types::{BufferType, ContextType};
 use verifier_core::{Config, Denial, Provider, ProviderDocument, TokenCache};
 use verifier_core::{FetchTarget, FreshnessLine, FreshnessReport, RefreshPolicy, max_age};
 
-use crate::document::{DOCUMENTS, Document, Source};
+use crate::document::{Document, FeedDocument, JwksDocument, Source};
 use crate::host;
 use crate::http::{self, Http, Outcome};
 use crate::metrics::{self, Metrics};
 use crate::shared::Endpoint;
 use crate::state::{Call, Documents, Kept, State, Waiting};
+
+/// Every kind of document the filter keeps, in the order the timer brings them up to date.
+const DOCUMENTS: &[&dyn Kind] = &[
+    &Driver::<JwksDocument>(PhantomData),
+    &Driver::<FeedDocument>(PhantomData),
+];
 
 /// How often the timer runs: the shared schedule, stale keys and waiting deadlines are checked
 /// this often, so it bounds how long a request on another worker waits for keys one worker
@@ -32,7 +37,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// What the host says of a finished call: the number of response headers (0: no response at
 /// all) and the body's size.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Response {
+struct Response {
     headers: usize,
     body_size: usize,
 }
@@ -111,7 +116,10 @@ impl Root {
 
 /// How the root context drives one kind of document, whatever it parses to (what
 /// [`DOCUMENTS`] lists).
-pub(crate) trait Kind: fmt::Debug {
+trait Kind {
+    /// The kind's name ([`Document::NAME`]), which a [`Call`] names it by.
+    fn name(&self) -> &'static str;
+
     /// Builds each provider's kept document of this kind for a new configuration.
     fn configure(&self, config: &Config, documents: &mut Documents);
 
@@ -128,20 +136,13 @@ pub(crate) trait Kind: fmt::Debug {
 }
 
 /// The [`Kind`] of the documents `D` describes.
-pub(crate) struct Driver<D>(PhantomData<D>);
-
-impl<D: Document> Driver<D> {
-    /// The one driver of `D`'s documents.
-    pub(crate) const KIND: &'static dyn Kind = &Driver::<D>(PhantomData);
-}
-
-impl<D: Document> fmt::Debug for Driver<D> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(D::NAME)
-    }
-}
+struct Driver<D>(PhantomData<D>);
 
 impl<D: Document> Kind for Driver<D> {
+    fn name(&self) -> &'static str {
+        D::NAME
+    }
+
     fn configure(&self, config: &Config, documents: &mut Documents) {
         *D::kept_mut(documents) = config
             .providers
@@ -193,7 +194,7 @@ impl<D: Document> Kind for Driver<D> {
                     D::WORDS.title
                 );
                 let call = Call {
-                    kind: Self::KIND,
+                    kind: D::NAME,
                     provider: name.clone(),
                 };
                 calls.insert(token, call);
@@ -459,13 +460,13 @@ impl Context for Root {
             return;
         };
         let config = self.state.borrow().config.clone();
-        if let Some(provider) = config
+        let provider = config
             .as_ref()
-            .and_then(|c| c.providers.get(&call.provider))
-        {
+            .and_then(|c| c.providers.get(&call.provider));
+        let kind = DOCUMENTS.iter().find(|kind| kind.name() == call.kind);
+        if let (Some(provider), Some(kind)) = (provider, kind) {
             let response = Response { headers, body_size };
-            call.kind
-                .complete(&self.state.borrow(), provider, response, now_ms);
+            kind.complete(&self.state.borrow(), provider, response, now_ms);
         }
         // This VM's own waiting requests need not wait for the next tick.
         let _ = self.sync(now_ms, false);
@@ -494,7 +495,11 @@ impl RootContext for Root {
                 return false;
             }
         };
-        self.state.borrow_mut().configure(config, vm_id);
+        let mut documents = Documents::default();
+        for kind in DOCUMENTS {
+            kind.configure(&config, &mut documents);
+        }
+        self.state.borrow_mut().configure(config, vm_id, documents);
         if let Err(status) = hostcalls::set_tick_period(TICK) {
             log::error!("verifier: could not start the timer: {status:?}");
             return false;

@@ -8,10 +8,8 @@ use std::rc::Rc;
 use verifier_core::{Awaiting, Config, FeedState, KeyState, Keys, TokenCache};
 use verifier_core::{Jwks, ProviderDocument, Revocations};
 
-use crate::document::DOCUMENTS;
 use crate::host;
 use crate::metrics::Metrics;
-use crate::root::Kind;
 use crate::shared::Endpoint;
 
 /// A request paused until its provider's keys or revocation feed arrive.
@@ -46,10 +44,10 @@ pub(crate) struct Documents {
 }
 
 /// What an outstanding HTTP call fetches, and for which provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Call {
-    /// The kind of document.
-    pub(crate) kind: &'static dyn Kind,
+    /// The kind of document (its name in metrics: `jwks`, `revocations`).
+    pub(crate) kind: &'static str,
     /// The provider's name.
     pub(crate) provider: String,
 }
@@ -74,13 +72,10 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Installs a new configuration.
-    pub(crate) fn configure(&mut self, config: Config, vm_id: u64) {
+    /// Installs a new configuration and its providers' (not yet synced) documents.
+    pub(crate) fn configure(&mut self, config: Config, vm_id: u64, documents: Documents) {
         self.vm_id = vm_id;
-        self.documents = Documents::default();
-        for kind in DOCUMENTS {
-            kind.configure(&config, &mut self.documents);
-        }
+        self.documents = documents;
         self.cache = RefCell::new(TokenCache::new(config.token_cache));
         self.config = Some(Rc::new(config));
     }
