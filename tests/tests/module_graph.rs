@@ -153,11 +153,7 @@ fn graph(src: &Path) -> BTreeMap<ModPath, BTreeMap<String, BTreeSet<String>>> {
             else {
                 continue;
             };
-            let common = here
-                .iter()
-                .zip(&target)
-                .take_while(|(a, b)| a == b)
-                .count();
+            let common = here.iter().zip(&target).take_while(|(a, b)| a == b).count();
             // A module and its own ancestor or descendant are tied by `mod`, not by the import.
             if common == here.len() || common == target.len() {
                 continue;
@@ -187,7 +183,8 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
         }
         seen
     };
-    let reach: BTreeMap<&String, BTreeSet<String>> = edges.keys().map(|k| (k, reaches(k))).collect();
+    let reach: BTreeMap<&String, BTreeSet<String>> =
+        edges.keys().map(|k| (k, reaches(k))).collect();
     let mut found: Vec<BTreeSet<String>> = Vec::new();
     for (node, from_node) in &reach {
         if !from_node.contains(*node) {
@@ -227,7 +224,11 @@ fn no_module_imports_a_sibling_that_imports_it_back() {
             }
         }
     }
-    assert!(problems.is_empty(), "module cycles:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "module cycles:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
