@@ -6,7 +6,9 @@
 //! and the others adopt the document it stores. [`ProviderKeys`] is one VM's view: the schedule
 //! as last read and the keys of that generation; [`ProviderFeed`] is the same for a revocation
 //! feed. The host owns the timer, the shared data and the HTTP call; everything here is a pure
-//! state machine, testable without Envoy.
+//! state machine, testable without Envoy, and so are the answers the host only applies: whether
+//! a fetched document changed ([`ProviderDocument::changed`]), which freshness change to report
+//! ([`Freshness::report`]) and when a lease goes back early ([`Schedule::release_lease`]).
 
 use crate::jwks::Jwks;
 use crate::keys::{FeedState, KeyState};
