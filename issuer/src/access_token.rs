@@ -1,19 +1,17 @@
 //! RFC 9068 access tokens: the claims the issuer mints, and the checks introspection and
-//! revocation apply to a token presented back to it.
+//! revocation apply to a token presented back to it, made by `verifier_core`: the code every
+//! gateway runs, with its limits (a token of at most
+//! [`MAX_TOKEN_BYTES`](verifier_core::limits::MAX_TOKEN_BYTES)) and its `typ` comparison.
 
-use jwt_simple::prelude::{
-    Audiences, Deserialize, Duration, JWTClaims, Serialize, Token, UnixTimeStamp,
-    VerificationOptions,
-};
+use jwt_simple::prelude::{Audiences, Deserialize, JWTClaims, Serialize, UnixTimeStamp};
+use serde_json::Value;
+use verifier_core::{Provider, Unverified};
 
-use crate::clients::Client;
+use crate::clients::{Client, MAX_TTL_SECS};
 use crate::clock::UnixTime;
 use crate::config::IssuerUrl;
-use crate::keys::{ACCESS_TOKEN_TYP, PublishedKey, VerifyingKey};
+use crate::keys::{ACCESS_TOKEN_TYP, Jwks, SigningAlg};
 use crate::scope::Scope;
-
-/// Largest token accepted back for introspection or revocation, as in the verifier (8 KiB).
-pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// The claims RFC 9068 §2.2 adds to the registered ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,51 +72,251 @@ pub struct ValidToken {
     pub jti: String,
 }
 
-/// Checks `token` against our published keys at `now`; `None` for anything not valid.
+/// Checks `token` against our published keys `jwks` at `now`; `None` for anything not valid.
 ///
-/// The key is chosen by `kid` and used only with the algorithm our records give it. Beyond
-/// the signature: `typ` must be `at+jwt`, `iss` ours, `iat` not in the future, `now < exp`,
-/// and every claim we mint present.
-pub fn validate(
-    token: &str,
-    keys: &[PublishedKey],
-    issuer: &IssuerUrl,
-    now: UnixTime,
-) -> Option<ValidToken> {
-    if token.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    let metadata = Token::decode_metadata(token).ok()?;
-    let kid = metadata.key_id()?;
-    let key = keys.iter().find(|key| key.info.kid == kid)?;
-    let verifier = VerifyingKey::from_jwk(key.alg, &key.jwk_json).ok()?;
-    let options = VerificationOptions {
-        required_signature_type: Some(ACCESS_TOKEN_TYP.to_owned()),
-        required_key_id: Some(kid.to_owned()),
-        allowed_issuers: Some([issuer.as_str().to_owned()].into_iter().collect()),
-        time_tolerance: Some(Duration::from_secs(0)),
-        artificial_time: Some(UnixTimeStamp::from_secs(now)),
-        max_token_length: Some(MAX_TOKEN_LEN),
-        ..VerificationOptions::default()
-    };
-    let claims = verifier.verify::<AccessTokenClaims>(token, options).ok()?;
-    let exp = claims.expires_at?.as_secs();
-    // RFC 7519 §4.1.4: invalid "on or after" exp; jwt-simple still accepts at exp itself.
-    if now >= exp {
-        return None;
-    }
-    let aud = match claims.audiences? {
-        Audiences::AsString(aud) => aud,
-        Audiences::AsSet(_) => return None,
+/// What a gateway checks, for tokens of any audience and with no clock skew (the clock that
+/// minted them is ours, and `now >= exp` is expired): the signature by the key the `kid`
+/// names, used only with the algorithm our records give it; `typ` `at+jwt`; `iss` ours; `iat`
+/// not in the future; no lifetime longer than a client may have. And what only we know: every
+/// claim we mint is present, `aud` is a single string and the dates are whole seconds.
+pub fn validate(token: &str, jwks: &Jwks, issuer: &IssuerUrl, now: UnixTime) -> Option<ValidToken> {
+    // Our JWKS document as a gateway reads it: every key names its one algorithm.
+    let keys = verifier_core::Jwks::parse(&serde_json::to_vec(jwks).ok()?).ok()?;
+    let algorithms = SigningAlg::ALL.map(SigningAlg::algorithm);
+    let policy = Provider::builder(issuer.as_str())
+        .dangerous_any_audience()
+        .algorithms(&algorithms)
+        .typ(Some(ACCESS_TOKEN_TYP))
+        .clock_skew_seconds(0)
+        .max_lifetime_seconds(MAX_TTL_SECS)
+        .build();
+    let unverified = Unverified::parse(token, &policy).ok()?;
+    // We always name the key; without a `kid` a lone key of the algorithm would be tried.
+    unverified.header.kid.as_ref()?;
+    let claims = unverified.verify(&policy, &keys, now).ok()?.claims;
+    let aud = match claims.raw.get("aud") {
+        Some(Value::String(aud)) => aud.clone(),
+        _ => return None,
     };
     Some(ValidToken {
-        iss: claims.issuer?,
-        sub: claims.subject?,
+        iss: claims.iss?,
+        sub: claims.sub?,
         aud,
-        client_id: claims.custom.client_id,
-        scope: claims.custom.scope,
-        exp,
-        iat: claims.issued_at?.as_secs(),
-        jti: claims.jwt_id?,
+        client_id: claims.client_id?,
+        scope: claims.scope?,
+        exp: whole_seconds(claims.exp)?,
+        iat: whole_seconds(claims.iat?)?,
+        jti: claims.jti?,
     })
+}
+
+/// A NumericDate as we write it: whole seconds.
+fn whole_seconds(date: f64) -> Option<UnixTime> {
+    // Finite and non-negative already (the verifier checked); below 2^53 every u64 is exact.
+    (date.fract() == 0.0 && date < 9_007_199_254_740_992.0).then_some(date as UnixTime)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use jwt_simple::prelude::HeaderOptions;
+
+    use super::*;
+    use crate::clients::{Audience, ClientId, Ttl};
+    use crate::keys::{Jwk, PrivateKey};
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn issuer() -> IssuerUrl {
+        "https://issuer.test".parse().expect("issuer")
+    }
+
+    fn client() -> Client {
+        Client {
+            id: ClientId::parse("svc.a").expect("id"),
+            scope: Scope::parse("read write").expect("scope"),
+            audience: Audience::parse("orders").expect("audience"),
+            ttl: Ttl::try_from(300).expect("ttl"),
+            created_at: NOW,
+        }
+    }
+
+    /// A key of `alg` that names itself in what it signs, and its published JWK.
+    fn key(alg: SigningAlg) -> (PrivateKey, Jwk) {
+        let key = PrivateKey::generate(alg).expect("key");
+        let jwk = key.public_jwk().expect("jwk");
+        (key.with_key_id(&jwk.kid), jwk)
+    }
+
+    fn sign<C: Serialize>(key: &PrivateKey, claims: JWTClaims<C>, typ: Option<&str>) -> String {
+        let header = HeaderOptions {
+            signature_type: typ.map(str::to_owned),
+            ..HeaderOptions::default()
+        };
+        key.sign(claims, &header).expect("sign")
+    }
+
+    fn minted(key: &PrivateKey) -> String {
+        let claims = claims(&issuer(), &client(), &client().scope, "jti-1".into(), NOW);
+        sign(key, claims, Some(ACCESS_TOKEN_TYP))
+    }
+
+    fn accepts(token: &str, jwks: &[&Jwk], now: UnixTime) -> bool {
+        let jwks = Jwks {
+            keys: jwks.iter().copied().cloned().collect(),
+        };
+        validate(token, &jwks, &issuer(), now).is_some()
+    }
+
+    #[test]
+    fn our_tokens_are_valid_until_exp_with_every_claim_we_mint() {
+        for alg in SigningAlg::ALL {
+            let (key, jwk) = key(alg);
+            let token = minted(&key);
+            let jwks = Jwks {
+                keys: vec![jwk.clone()],
+            };
+            let valid = validate(&token, &jwks, &issuer(), NOW).expect("valid");
+            assert_eq!(
+                valid,
+                ValidToken {
+                    iss: "https://issuer.test".into(),
+                    sub: "svc.a".into(),
+                    aud: "orders".into(),
+                    client_id: "svc.a".into(),
+                    scope: "read write".into(),
+                    exp: NOW + 300,
+                    iat: NOW,
+                    jti: "jti-1".into(),
+                },
+                "{alg}"
+            );
+            assert!(accepts(&token, &[&jwk], NOW + 299), "{alg}");
+            assert!(
+                !accepts(&token, &[&jwk], NOW + 300),
+                "{alg}: expired at exp"
+            );
+            assert!(
+                !accepts(&token, &[&jwk], NOW - 1),
+                "{alg}: issued in the future"
+            );
+            let other = validate(
+                &token,
+                &jwks,
+                &"https://other.test".parse().expect("url"),
+                NOW,
+            );
+            assert!(other.is_none(), "{alg}: another issuer");
+        }
+    }
+
+    #[test]
+    fn the_key_is_the_one_the_kid_names_with_its_own_algorithm() {
+        let (es256, es256_jwk) = key(SigningAlg::Es256);
+        let (_, eddsa_jwk) = key(SigningAlg::EdDsa);
+        let token = minted(&es256);
+        assert!(accepts(&token, &[&eddsa_jwk, &es256_jwk], NOW));
+        assert!(!accepts(&token, &[&eddsa_jwk], NOW), "unknown kid");
+        // The kid of another key, of another algorithm.
+        let liar = es256.with_key_id(&eddsa_jwk.kid);
+        assert!(!accepts(&minted(&liar), &[&eddsa_jwk], NOW));
+        // No kid at all, even with a lone key that would verify it.
+        let anonymous = PrivateKey::generate(SigningAlg::Es256).expect("key");
+        let jwk = anonymous.public_jwk().expect("jwk");
+        assert!(!accepts(&minted(&anonymous), &[&jwk], NOW));
+        // A signature that does not hold.
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 5;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("ascii");
+        assert!(!accepts(&tampered, &[&es256_jwk], NOW));
+    }
+
+    #[test]
+    fn only_tokens_shaped_as_we_mint_them_are_ours() {
+        let (key, jwk) = key(SigningAlg::Es256);
+        let mint = || claims(&issuer(), &client(), &client().scope, "jti-1".into(), NOW);
+        assert!(!accepts(&sign(&key, mint(), Some("JWT")), &[&jwk], NOW));
+        assert!(!accepts(&sign(&key, mint(), None), &[&jwk], NOW));
+
+        let mut listed = mint();
+        listed.audiences = Some(Audiences::AsSet(HashSet::from(["orders".to_owned()])));
+        assert!(!accepts(
+            &sign(&key, listed, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+
+        #[derive(Serialize)]
+        struct NoScope {
+            client_id: String,
+        }
+        let partial = reshaped(
+            mint(),
+            NoScope {
+                client_id: "svc.a".into(),
+            },
+        );
+        assert!(!accepts(
+            &sign(&key, partial, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+
+        #[derive(Serialize)]
+        struct NoClient {
+            scope: String,
+        }
+        let partial = reshaped(
+            mint(),
+            NoClient {
+                scope: "read".into(),
+            },
+        );
+        assert!(!accepts(
+            &sign(&key, partial, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+
+        let mut later = mint();
+        later.invalid_before = Some(UnixTimeStamp::from_secs(NOW + 10));
+        assert!(!accepts(
+            &sign(&key, later, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+
+        let mut huge = mint();
+        huge.custom.scope = "s".repeat(8 * 1024);
+        assert!(!accepts(
+            &sign(&key, huge, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+
+        let mut timeless = mint();
+        timeless.expires_at = None;
+        assert!(!accepts(
+            &sign(&key, timeless, Some(ACCESS_TOKEN_TYP)),
+            &[&jwk],
+            NOW
+        ));
+    }
+
+    /// `claims` with other custom claims.
+    fn reshaped<C>(claims: JWTClaims<AccessTokenClaims>, custom: C) -> JWTClaims<C> {
+        JWTClaims {
+            issued_at: claims.issued_at,
+            expires_at: claims.expires_at,
+            invalid_before: claims.invalid_before,
+            issuer: claims.issuer,
+            subject: claims.subject,
+            audiences: claims.audiences,
+            jwt_id: claims.jwt_id,
+            nonce: claims.nonce,
+            custom,
+        }
+    }
 }

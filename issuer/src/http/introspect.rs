@@ -9,7 +9,7 @@ use super::{Authenticated, OAuthError, PostCredentials};
 use crate::AppState;
 use crate::access_token::{self, ValidToken};
 use crate::clock::UnixTime;
-use crate::keys;
+use crate::keys::Jwks;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/introspect", post(introspect))
@@ -91,7 +91,7 @@ async fn introspect(
         .filter(|token| !token.is_empty())
         .ok_or(OAuthError::InvalidRequest("missing token"))?;
     let now = state.clock.now();
-    let keys = keys::published(&state.store).await?;
+    let keys = Jwks::load(&state.store).await?;
     let valid = match access_token::validate(&token, &keys, &state.issuer, now) {
         // Revoked by jti, or with every token of its client (the admin's revoke-tokens).
         Some(valid)

@@ -18,6 +18,18 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
+    /// Every algorithm the issuer signs with.
+    pub const ALL: [Self; 3] = [Self::Es256, Self::EdDsa, Self::Rs256];
+
+    /// The same algorithm, as the verifier names it.
+    pub fn algorithm(self) -> verifier_core::Algorithm {
+        match self {
+            Self::Es256 => verifier_core::Algorithm::Es256,
+            Self::EdDsa => verifier_core::Algorithm::EdDsa,
+            Self::Rs256 => verifier_core::Algorithm::Rs256,
+        }
+    }
+
     /// The `alg` header value.
     pub fn as_str(self) -> &'static str {
         match self {

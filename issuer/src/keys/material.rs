@@ -1,4 +1,5 @@
-//! Key pairs and public keys for each algorithm, and their byte and JWK encodings.
+//! Key pairs for each algorithm, and their byte and JWK encodings. (Tokens are checked by
+//! `verifier_core`, as the gateways check them: see `access_token::validate`.)
 
 use std::fmt;
 
@@ -108,47 +109,6 @@ impl PrivateKey {
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PrivateKey({}, <redacted>)", self.alg())
-    }
-}
-
-/// A public key that checks signatures, built from a published JWK.
-#[derive(Debug, Clone)]
-pub enum VerifyingKey {
-    /// P-256 public key.
-    Es256(ES256PublicKey),
-    /// Ed25519 public key.
-    EdDsa(Ed25519PublicKey),
-    /// RSA public key (boxed: it is several times larger than the others).
-    Rs256(Box<RS256PublicKey>),
-}
-
-impl VerifyingKey {
-    /// Parses a published JWK as a key for `alg`, which comes from our records, never a token.
-    pub fn from_jwk(alg: SigningAlg, jwk_json: &str) -> Result<Self, KeyError> {
-        Ok(match alg {
-            SigningAlg::Es256 => {
-                Self::Es256(ES256PublicKey::from_jwk(jwk_json).map_err(KeyError::crypto)?)
-            }
-            SigningAlg::EdDsa => {
-                Self::EdDsa(Ed25519PublicKey::from_jwk(jwk_json).map_err(KeyError::crypto)?)
-            }
-            SigningAlg::Rs256 => Self::Rs256(Box::new(
-                RS256PublicKey::from_jwk(jwk_json).map_err(KeyError::crypto)?,
-            )),
-        })
-    }
-
-    /// Checks the signature of `token` and then its claims against `options`.
-    pub fn verify<C: serde::de::DeserializeOwned>(
-        &self,
-        token: &str,
-        options: VerificationOptions,
-    ) -> Result<JWTClaims<C>, jwt_simple::Error> {
-        match self {
-            Self::Es256(key) => key.verify_token(token, Some(options)),
-            Self::EdDsa(key) => key.verify_token(token, Some(options)),
-            Self::Rs256(key) => key.verify_token(token, Some(options)),
-        }
     }
 }
 

@@ -17,7 +17,7 @@ pub use alg::{RSA_MODULUS_BITS, SigningAlg, UnknownAlg};
 pub use at_rest::{dev_key_path, open_sealer, reseal_all};
 pub use jwk::{Jwk, Jwks};
 pub use master_key::{MasterKey, MasterKeyError, MasterKeyOrigin, MasterKeySource};
-pub use material::{PrivateKey, VerifyingKey};
+pub use material::PrivateKey;
 pub use rotation::{
     KeyInfo, KeyStatus, Maintenance, PublishedKey, RETIRED_KEY_SLACK_SECS, RotationPolicy, Urgency,
     ensure_ready, list, maintain, published, rotate, with_schedule,

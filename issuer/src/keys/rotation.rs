@@ -56,8 +56,6 @@ pub struct PublishedKey {
     pub alg: SigningAlg,
     /// The JWK as published.
     pub jwk: Jwk,
-    /// The JWK as stored, JSON.
-    pub jwk_json: String,
 }
 
 /// Allowance added to how long a retired key stays published: the gateways' clock skew plus
@@ -354,7 +352,6 @@ fn published_key(record: PublishedKeyRecord) -> Result<PublishedKey, KeyError> {
         },
         alg,
         jwk,
-        jwk_json: record.public_jwk,
     })
 }
 

@@ -7,8 +7,9 @@ use jwt_simple::prelude::{HeaderOptions, JWTClaims, Serialize};
 use super::{KeyError, KeySealer, PrivateKey, SealError, SigningAlg};
 use crate::store::{KeyRecord, Store};
 
-/// RFC 9068 §2.1: access tokens are typed `at+jwt` so they cannot pass for other JWTs.
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// RFC 9068 §2.1: access tokens are typed `at+jwt` so they cannot pass for other JWTs; the
+/// type the verifier requires by default.
+pub const ACCESS_TOKEN_TYP: &str = verifier_core::defaults::DEFAULT_TYP;
 
 /// The current private key with its `kid`.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use crate::audit::AuditError;
 use crate::clients::{Client, ClientId, MAX_TTL_SECS};
 use crate::clock::UnixTime;
 use crate::config::IssuerUrl;
-use crate::keys::{self, KeyError};
+use crate::keys::{Jwks, KeyError};
 use crate::store::{CLIENT_RECHECK, RevokedClient, RevokedToken, Store, StoreError};
 
 /// Longest `jti` accepted for revocation; the issuer's own are 22 characters.
@@ -139,7 +139,7 @@ pub async fn revoke_presented(
     source: String,
     token: &str,
 ) -> Result<(), RevocationError> {
-    let keys = keys::published(ctx.store).await?;
+    let keys = Jwks::load(ctx.store).await?;
     let Some(valid) = access_token::validate(token, &keys, issuer, ctx.now) else {
         return Ok(());
     };
