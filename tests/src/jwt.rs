@@ -1,89 +1,34 @@
 //! Looking inside tokens and tampering with them, in the spirit of rustls's `transfer_altered`: the
-//! helpers change one thing and keep everything else byte for byte.
+//! helpers change one thing and keep everything else byte for byte. They are the test kit's
+//! (`verifier-testkit`), under the names these tests use.
 //!
 //! Nothing here verifies anything.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-
-/// The three segments of a compact JWS; panics if `token` does not have exactly three.
-pub fn segments(token: &str) -> [&str; 3] {
-    let parts: Vec<&str> = token.split('.').collect();
-    match parts.as_slice() {
-        [header, payload, signature] => [header, payload, signature],
-        _ => panic!("not a compact JWS (expected 3 segments): {token:?}"),
-    }
-}
-
-fn decode_object(segment: &str, what: &str) -> Map<String, Value> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .unwrap_or_else(|err| panic!("{what} is not base64url: {err}"));
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => map,
-        other => panic!("{what} is not a JSON object: {other:?}"),
-    }
-}
-
-fn encode_object(object: &Map<String, Value>) -> String {
-    URL_SAFE_NO_PAD.encode(Value::Object(object.clone()).to_string())
-}
-
-/// The JOSE header, unverified.
-pub fn header(token: &str) -> Map<String, Value> {
-    decode_object(segments(token)[0], "the JOSE header")
-}
-
-/// The claims, unverified.
-pub fn claims(token: &str) -> Map<String, Value> {
-    decode_object(segments(token)[1], "the payload")
-}
-
-/// Replaces one character in the middle of the signature segment with another base64url character.
-/// The result is still canonical base64url (the last character, which carries padding bits, is left
-/// alone), so a verifier has to check the signature to notice.
-pub fn tamper_signature(token: &str) -> String {
-    let [header, payload, signature] = segments(token);
-    let mut chars: Vec<char> = signature.chars().collect();
-    assert!(
-        chars.len() > 4,
-        "signature segment too short: {signature:?}"
-    );
-    let i = chars.len() / 2;
-    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
-    let signature: String = chars.into_iter().collect();
-    format!("{header}.{payload}.{signature}")
-}
+pub use verifier_testkit::{decode_claims as claims, decode_header as header};
+pub use verifier_testkit::{segments, tamper_signature, unsecured};
 
 /// Re-encodes the payload after `change`, keeping the header and signature segments as they were.
 pub fn with_claims(token: &str, change: impl FnOnce(&mut Map<String, Value>)) -> String {
-    let [header, payload, signature] = segments(token);
-    let mut claims = decode_object(payload, "the payload");
-    change(&mut claims);
-    format!("{header}.{}.{signature}", encode_object(&claims))
+    verifier_testkit::alter_payload(token, |claims| change(object(claims, "the payload")))
 }
 
 /// Re-encodes the header after `change`, keeping the payload and signature segments as they were.
 pub fn with_header(token: &str, change: impl FnOnce(&mut Map<String, Value>)) -> String {
-    let [header, payload, signature] = segments(token);
-    let mut object = decode_object(header, "the JOSE header");
-    change(&mut object);
-    format!("{}.{payload}.{signature}", encode_object(&object))
+    verifier_testkit::alter_header(token, |header| change(object(header, "the JOSE header")))
 }
 
-/// The token with `"alg": "none"` and an empty signature (RFC 7519 §6.1 "unsecured JWT"), the
-/// textbook attack.
-pub fn unsecured(token: &str) -> String {
-    let with_none = with_header(token, |h| {
-        h.insert("alg".into(), Value::from("none"));
-    });
-    let [header, payload, _] = segments(&with_none);
-    format!("{header}.{payload}.")
+fn object<'v>(value: &'v mut Value, what: &str) -> &'v mut Map<String, Value> {
+    value
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("{what} is not a JSON object"))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     // RFC 7515 appendix A.3 (ES256), as a fixed token to tamper with.

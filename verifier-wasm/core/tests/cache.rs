@@ -18,17 +18,43 @@ fn config() -> Config {
     }))
 }
 
-fn run(
-    config: &Config,
-    keys: &TestKeys<'_>,
-    cache: &mut TokenCache,
-    path: &str,
-    token: &str,
-    now: u64,
-) -> Decision {
-    let authorization = bearer(token);
-    let request = request("GET", path, Some(&authorization));
-    decide_cached(config, keys, cache, &request, now)
+/// A host: one configuration and its token cache.
+struct Host {
+    config: Config,
+    cache: TokenCache,
+}
+
+impl Host {
+    fn new(config: Config) -> Host {
+        let cache = TokenCache::new(config.token_cache);
+        Host { config, cache }
+    }
+
+    /// `GET path` with `token` at `now`, through the cache; with the keys ready, or unavailable
+    /// (so a decision that still allows came from the cache).
+    fn run(&mut self, keys_ready: bool, path: &str, token: &str, now: u64) -> Decision {
+        let keys = if keys_ready {
+            TestKeys::ready(&self.config)
+        } else {
+            TestKeys {
+                unavailable: vec![PROVIDER],
+                ..TestKeys::ready(&self.config)
+            }
+        };
+        let authorization = bearer(token);
+        let request = request("GET", path, Some(&authorization));
+        decide_cached(&self.config, &keys, &mut self.cache, &request, now)
+    }
+
+    /// The code of [`Host::run`] with the keys ready.
+    fn with_keys(&mut self, path: &str, token: &str, now: u64) -> &'static str {
+        code(&self.run(true, path, token, now))
+    }
+
+    /// The code of [`Host::run`] with the keys unavailable: only the cache can allow.
+    fn cache_only(&mut self, path: &str, token: &str, now: u64) -> &'static str {
+        code(&self.run(false, path, token, now))
+    }
 }
 
 fn code(decision: &Decision) -> &'static str {
@@ -39,64 +65,15 @@ fn code(decision: &Decision) -> &'static str {
     }
 }
 
-/// Keys that cannot be had: a decision that still allows came from the cache.
-fn no_keys(config: &Config) -> TestKeys<'_> {
-    TestKeys {
-        unavailable: vec![PROVIDER],
-        ..TestKeys::ready(config)
-    }
-}
-
-/// The code of `GET path` with `token` at `now`, through `cache`, with the keys ready.
-fn with_keys(
-    config: &Config,
-    cache: &mut TokenCache,
-    path: &str,
-    token: &str,
-    now: u64,
-) -> &'static str {
-    code(&run(
-        config,
-        &TestKeys::ready(config),
-        cache,
-        path,
-        token,
-        now,
-    ))
-}
-
-/// The same without keys: only the cache can allow.
-fn cache_only(
-    config: &Config,
-    cache: &mut TokenCache,
-    path: &str,
-    token: &str,
-    now: u64,
-) -> &'static str {
-    code(&run(config, &no_keys(config), cache, path, token, now))
-}
-
 #[test]
 fn a_verified_token_is_answered_from_the_cache() {
-    let config = config();
-    let mut cache = TokenCache::new(CacheLimits::default());
+    let mut host = Host::new(config());
     let token = signer().token(&claims());
-    assert_eq!(
-        cache_only(&config, &mut cache, "/a", &token, NOW),
-        "jwks_unavailable"
-    );
-    assert!(cache.is_empty(), "nothing unverified is cached");
-    assert_eq!(with_keys(&config, &mut cache, "/a", &token, NOW), "allow");
-    assert_eq!(cache.len(), 1);
-    let hit = run(
-        &config,
-        &no_keys(&config),
-        &mut cache,
-        "/a",
-        &token,
-        NOW + 1,
-    );
-    match hit {
+    assert_eq!(host.cache_only("/a", &token, NOW), "jwks_unavailable");
+    assert!(host.cache.is_empty(), "nothing unverified is cached");
+    assert_eq!(host.with_keys("/a", &token, NOW), "allow");
+    assert_eq!(host.cache.len(), 1);
+    match host.run(false, "/a", &token, NOW + 1) {
         Decision::Allow {
             identity: Some(identity),
             ..
@@ -107,55 +84,34 @@ fn a_verified_token_is_answered_from_the_cache() {
 
 #[test]
 fn a_hit_still_checks_expiry_and_the_routes_scopes() {
-    let config = config();
-    let mut cache = TokenCache::new(CacheLimits::default());
+    let mut host = Host::new(config());
     let token = signer().token(&claims());
-    assert_eq!(with_keys(&config, &mut cache, "/a", &token, NOW), "allow");
+    assert_eq!(host.with_keys("/a", &token, NOW), "allow");
     // The cached token holds instruments:read only.
-    assert_eq!(
-        cache_only(&config, &mut cache, "/write", &token, NOW),
-        "insufficient_scope"
-    );
+    assert_eq!(host.cache_only("/write", &token, NOW), "insufficient_scope");
     // exp is NOW + 290, skew 60: still fine one second before, refused at exp + skew.
-    assert_eq!(
-        cache_only(&config, &mut cache, "/a", &token, NOW + 349),
-        "allow"
-    );
-    assert_eq!(
-        with_keys(&config, &mut cache, "/a", &token, NOW + 350),
-        "token_expired"
-    );
+    assert_eq!(host.cache_only("/a", &token, NOW + 349), "allow");
+    assert_eq!(host.with_keys("/a", &token, NOW + 350), "token_expired");
 }
 
 #[test]
 fn failures_are_not_cached_and_a_different_token_is_not_a_hit() {
-    let config = config();
-    let mut cache = TokenCache::new(CacheLimits::default());
+    let mut host = Host::new(config());
     let token = signer().token(&claims());
     let forged = flip_signature_byte(&token, 5);
-    assert_eq!(
-        with_keys(&config, &mut cache, "/a", &forged, NOW),
-        "signature_invalid"
-    );
-    assert!(cache.is_empty());
-    assert_eq!(with_keys(&config, &mut cache, "/a", &token, NOW), "allow");
-    assert_eq!(
-        with_keys(&config, &mut cache, "/a", &forged, NOW),
-        "signature_invalid"
-    );
+    assert_eq!(host.with_keys("/a", &forged, NOW), "signature_invalid");
+    assert!(host.cache.is_empty());
+    assert_eq!(host.with_keys("/a", &token, NOW), "allow");
+    assert_eq!(host.with_keys("/a", &forged, NOW), "signature_invalid");
 }
 
 #[test]
 fn clearing_the_provider_forces_a_new_verification() {
-    let config = config();
-    let mut cache = TokenCache::new(CacheLimits::default());
+    let mut host = Host::new(config());
     let token = signer().token(&claims());
-    assert_eq!(with_keys(&config, &mut cache, "/a", &token, NOW), "allow");
-    cache.clear_provider(PROVIDER);
-    assert_eq!(
-        cache_only(&config, &mut cache, "/a", &token, NOW),
-        "jwks_unavailable"
-    );
+    assert_eq!(host.with_keys("/a", &token, NOW), "allow");
+    host.cache.clear_provider(PROVIDER);
+    assert_eq!(host.cache_only("/a", &token, NOW), "jwks_unavailable");
 }
 
 #[test]
@@ -166,13 +122,10 @@ fn a_disabled_cache_verifies_every_time() {
         "token_cache": {"max_entries": 0},
     }));
     assert_eq!(config.token_cache.max_entries, 0);
-    let mut cache = TokenCache::new(config.token_cache);
+    let mut host = Host::new(config);
     let token = signer().token(&claims());
-    assert_eq!(with_keys(&config, &mut cache, "/a", &token, NOW), "allow");
-    assert_eq!(
-        cache_only(&config, &mut cache, "/a", &token, NOW),
-        "jwks_unavailable"
-    );
+    assert_eq!(host.with_keys("/a", &token, NOW), "allow");
+    assert_eq!(host.cache_only("/a", &token, NOW), "jwks_unavailable");
 }
 
 #[test]

@@ -12,11 +12,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use verifier_core::Algorithm::{self, EdDsa, Es256};
 use verifier_fuzz::{
-    AUDIENCE, EDDSA_KID, ES256_KID, ISSUER, NOW, THIRD_AUDIENCE, b64, claims, config_json, fixture,
-    header, jwks_json, sample_tokens, third_claims,
+    AUDIENCE, ISSUER, NOW, THIRD_AUDIENCE, config_json, fixture, jwks_json, sample_tokens,
+    third_claims,
 };
+use verifier_testkit::{Signer, b64, claims, claims_with};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
@@ -33,38 +33,14 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) {
     fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
-/// `claims()` with some members replaced; `null` removes a member.
-fn claims_with(changes: Value) -> Value {
-    let mut c = claims();
-    for (name, value) in changes.as_object().expect("object") {
-        if value.is_null() {
-            c.as_object_mut().unwrap().remove(name);
-        } else {
-            c[name] = value.clone();
-        }
-    }
-    c
-}
-
-fn token(alg: Algorithm, header: &Value, claims: &Value) -> String {
-    fixture().token(
-        alg,
-        header.to_string().as_bytes(),
-        claims.to_string().as_bytes(),
-    )
-}
-
 fn tokens(dir: &Path) {
+    let (es, ed) = (&fixture().es256, &fixture().eddsa);
     let [es256, eddsa, third] = sample_tokens();
     write(dir, "es256-valid", es256);
     write(dir, "eddsa-valid", eddsa);
     write(dir, "third-valid", third);
     let scoped = claims_with(json!({"scope": "instruments:read instruments:write"}));
-    write(
-        dir,
-        "es256-write-scope",
-        token(Es256, &header(Es256), &scoped),
-    );
+    write(dir, "es256-write-scope", es.token(&scoped));
     let cases = [
         ("expired", json!({"iat": NOW - 400, "exp": NOW - 100})),
         ("not-yet-valid", json!({"nbf": NOW + 600, "exp": NOW + 900})),
@@ -78,11 +54,7 @@ fn tokens(dir: &Path) {
         ("too-long", json!({"exp": NOW + 7 * 24 * 3600})),
     ];
     for (name, changes) in cases {
-        write(
-            dir,
-            name,
-            token(Es256, &header(Es256), &claims_with(changes)),
-        );
+        write(dir, name, es.token(&claims_with(changes)));
     }
     let headers = [
         ("no-kid", json!({"alg": "ES256", "typ": "at+jwt"})),
@@ -92,27 +64,27 @@ fn tokens(dir: &Path) {
         ),
         (
             "typ-jwt",
-            json!({"alg": "EdDSA", "typ": "JWT", "kid": EDDSA_KID}),
+            json!({"alg": "EdDSA", "typ": "JWT", "kid": ed.kid}),
         ),
         (
             "embedded-jwk",
-            json!({"alg": "ES256", "typ": "at+jwt", "kid": ES256_KID, "jwk": {}}),
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": es.kid, "jwk": {}}),
         ),
         (
             "crit",
-            json!({"alg": "ES256", "typ": "at+jwt", "kid": ES256_KID, "crit": ["exp"]}),
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": es.kid, "crit": ["exp"]}),
         ),
         (
             "nested",
-            json!({"alg": "ES256", "typ": "at+jwt", "kid": ES256_KID, "cty": "JWT"}),
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": es.kid, "cty": "JWT"}),
         ),
         (
             "alg-hs256",
-            json!({"alg": "HS256", "typ": "at+jwt", "kid": ES256_KID}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": es.kid}),
         ),
     ];
     for (name, header) in headers {
-        write(dir, name, token(Es256, &header, &claims()));
+        write(dir, name, es.token_with(&header, &claims()));
     }
     // The classic attacks: no signature at all, and a signature by the wrong key's algorithm.
     let none = format!(
@@ -121,12 +93,12 @@ fn tokens(dir: &Path) {
         b64(claims().to_string())
     );
     write(dir, "alg-none", none);
-    write(dir, "alg-swapped", token(EdDsa, &header(Es256), &claims()));
+    write(dir, "alg-swapped", ed.token_with(&es.header(), &claims()));
     let duplicate = r#"{"alg":"ES256","alg":"EdDSA","typ":"at+jwt","kid":"es256-1"}"#;
     write(
         dir,
         "duplicate-alg",
-        fixture().token(Es256, duplicate.as_bytes(), claims().to_string().as_bytes()),
+        es.sign_text(duplicate, claims().to_string()),
     );
     let mut tampered = es256.clone().into_bytes();
     let at = tampered.len() - 5;
@@ -145,11 +117,11 @@ fn signed_input(key: u8, clock: u8, header: &[u8], payload: &[u8]) -> Vec<u8> {
 
 fn signed(dir: &Path) {
     let text = |v: Value| v.to_string().into_bytes();
-    let es = text(header(Es256));
-    let ed = text(header(EdDsa));
+    let es = text(fixture().es256.header());
+    let ed = text(fixture().eddsa.header());
     write(dir, "es256-valid", signed_input(0, 0, &es, &text(claims())));
     write(dir, "eddsa-valid", signed_input(1, 0, &ed, &text(claims())));
-    let third = text(json!({"alg": "EdDSA", "kid": EDDSA_KID}));
+    let third = text(json!({"alg": "EdDSA", "kid": fixture().eddsa.kid}));
     write(
         dir,
         "third-valid",
@@ -158,26 +130,14 @@ fn signed(dir: &Path) {
     let scoped =
         claims_with(json!({"scope": "instruments:write instruments:read", "nbf": NOW - 10}));
     write(dir, "write-scope", signed_input(0, 0, &es, &text(scoped)));
-    write(
-        dir,
-        "expired-clock",
-        signed_input(0, 6, &es, &text(claims())),
-    );
-    write(
-        dir,
-        "early-clock",
-        signed_input(0, 0xfe, &es, &text(claims())),
-    );
-    write(
-        dir,
-        "epoch-clock",
-        signed_input(1, 0x80, &ed, &text(claims())),
-    );
-    write(
-        dir,
-        "max-clock",
-        signed_input(1, 0x7f, &ed, &text(claims())),
-    );
+    for (name, key, clock, header) in [
+        ("expired-clock", 0, 6, &es),
+        ("early-clock", 0, 0xfe, &es),
+        ("epoch-clock", 1, 0x80, &ed),
+        ("max-clock", 1, 0x7f, &ed),
+    ] {
+        write(dir, name, signed_input(key, clock, header, &text(claims())));
+    }
     let fractional =
         claims_with(json!({"exp": (NOW as f64) + 0.5, "iat": 1.0e9, "aud": [AUDIENCE, "x"]}));
     write(
@@ -200,11 +160,8 @@ fn jwks(dir: &Path) {
     let keys = fixed["keys"].as_array().unwrap().clone();
     let (es256, eddsa) = (keys[0].clone(), keys[1].clone());
 
-    let p384 = p384::ecdsa::SigningKey::from_slice(&[3; 48]).expect("valid P-384 scalar");
-    let point = p384.verifying_key().to_sec1_point(false);
-    let point = point.as_bytes();
-    let es384 = json!({"kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..97]),
-                       "kid": "es384-3", "alg": "ES384"});
+    let mut es384 = Signer::es384(3).jwk();
+    es384.as_object_mut().unwrap().remove("use");
     // Any odd modulus of 2048 bits or more loads; the private half is never needed here.
     let mut n = vec![0xc5; 256];
     n[255] |= 1;

@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use verifier_core::Algorithm;
-use verifier_fuzz::{NOW, check_against_verify, check_decision, fixture};
+use verifier_fuzz::{NOW, check_against_verify, check_write, fixture};
 
 fuzz_target!(|data: &[u8]| {
     let [key, clock, rest @ ..] = data else {
@@ -29,17 +29,14 @@ fuzz_target!(|data: &[u8]| {
         None => (rest, &[][..]),
     };
     let f = fixture();
-    let token = f.token(alg, header, payload);
+    let token = f
+        .signer(alg)
+        .expect("a fixture key")
+        .sign_text(header, payload);
     let authorization = format!("Bearer {token}");
     let _ = check_against_verify(f, "local", &authorization, now);
     if alg == Algorithm::EdDsa {
         let _ = check_against_verify(f, "third", &authorization, now);
     }
-    check_decision(
-        &f.config,
-        "POST",
-        "/api/v1/write",
-        Some(&authorization),
-        now,
-    );
+    check_write(&f.config, &authorization, now);
 });

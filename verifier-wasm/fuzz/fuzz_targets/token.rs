@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use verifier_core::bearer_token;
 use verifier_core::{Algorithm, Unverified};
-use verifier_fuzz::{NOW, check_against_verify, check_decision, fixture};
+use verifier_fuzz::{NOW, check_against_verify, check_decision, check_write, fixture};
 
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
@@ -20,13 +20,7 @@ fuzz_target!(|data: &[u8]| {
 
     let _ = check_against_verify(f, "local", &authorization, NOW);
     let _ = check_against_verify(f, "third", &authorization, NOW);
-    check_decision(
-        &f.config,
-        "POST",
-        "/api/v1/write",
-        Some(&authorization),
-        NOW,
-    );
+    check_write(&f.config, &authorization, NOW);
     check_decision(&f.config, "GET", "/healthz", Some(&authorization), NOW);
     // The whole input as the Authorization value: the scheme parsing.
     check_decision(&f.config, "GET", "/api/v1/instruments", Some(&text), NOW);
@@ -38,19 +32,13 @@ fuzz_target!(|data: &[u8]| {
         let Ok(unverified) = Unverified::parse(token, f.provider(provider)) else {
             continue;
         };
-        let Some(resigned) = f.resign(unverified.alg, token) else {
+        let Some(resigned) = f.signer(unverified.alg).and_then(|s| s.resign(token)) else {
             continue;
         };
         let authorization = format!("Bearer {resigned}");
         let verified = check_against_verify(f, provider, &authorization, NOW);
         if provider == "local" {
-            check_decision(
-                &f.config,
-                "POST",
-                "/api/v1/write",
-                Some(&authorization),
-                NOW,
-            );
+            check_write(&f.config, &authorization, NOW);
         }
         if let Ok(verified) = verified {
             assert!(matches!(

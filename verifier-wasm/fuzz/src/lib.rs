@@ -1,7 +1,7 @@
 //! The fixture every fuzz target shares, and the properties they check.
 //!
 //! A fixed configuration (two providers, four rules), a fixed JWKS holding one ES256 and one
-//! Ed25519 key whose private halves are known here (so a target can sign what the fuzzer wrote
+//! Ed25519 key of the test kit's fixed-seed signers (so a target can sign what the fuzzer wrote
 //! and reach the claim checks behind the signature), a fixed clock, and [`check_decision`]:
 //! `decide` must never panic, and what it answers must agree with `verify`, with the token
 //! cache (a hit answers as a miss did) and with what may go on the wire (no control characters
@@ -11,29 +11,19 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use verifier_core::bearer_token;
 use verifier_core::{
-    Algorithm, Config, Decision, Denial, Jwks, KeySource, KeyState, Keys, Provider, Request,
-    TokenCache, VerifyError,
+    Algorithm, Config, Decision, Denial, Jwks, Provider, Request, TokenCache, VerifyError,
 };
+use verifier_testkit::{Signer, TestKeys, claims, parse_config, provider_json};
 
-/// The clock, Unix seconds (2023-11-14), unless a target varies it.
-pub const NOW: u64 = 1_700_000_000;
-/// The issuer of the `local` provider.
-pub const ISSUER: &str = "https://issuer.test";
-/// The audience of the `local` provider.
-pub const AUDIENCE: &str = "svc.api";
+pub use verifier_testkit::{AUDIENCE, ISSUER, NOW};
+
 /// The issuer of the `third` provider (no `typ` required, EdDSA only).
 pub const THIRD_ISSUER: &str = "https://third.test";
 /// The audience of the `third` provider.
 pub const THIRD_AUDIENCE: &str = "third.api";
-/// The `kid` of the ES256 key.
-pub const ES256_KID: &str = "es256-1";
-/// The `kid` of the Ed25519 key.
-pub const EDDSA_KID: &str = "eddsa-2";
 
 /// Routes of the fixed configuration, as (method, path, provider the rule requires).
 pub const ROUTES: [(&str, &str, Option<&str>); 4] = [
@@ -43,51 +33,37 @@ pub const ROUTES: [(&str, &str, Option<&str>); 4] = [
     ("GET", "/healthz", None),
 ];
 
-/// Canonical base64url, as JOSE requires.
-pub fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The fixed keys, configuration and key set.
+/// The fixed keys and configuration.
 pub struct Fixture {
     /// The parsed configuration of [`config_json`].
     pub config: Config,
-    es256: p256::ecdsa::SigningKey,
-    eddsa: ed25519_compact::KeyPair,
+    /// The ES256 key (`kid` es256-1).
+    pub es256: Signer,
+    /// The Ed25519 key (`kid` eddsa-2).
+    pub eddsa: Signer,
 }
 
 /// The fixture, built once per process.
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let (es256, eddsa) = keys();
-        let config = Config::parse(config_json().to_string().as_bytes())
-            .unwrap_or_else(|e| panic!("the fixture's configuration is refused: {e}"));
+        let (es256, eddsa) = signers();
         Fixture {
-            config,
+            config: parse_config(&config_json()),
             es256,
             eddsa,
         }
     })
 }
 
-fn keys() -> (p256::ecdsa::SigningKey, ed25519_compact::KeyPair) {
-    let es256 = p256::ecdsa::SigningKey::from_slice(&[1; 32]).expect("valid P-256 scalar");
-    let eddsa = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([2; 32]));
-    (es256, eddsa)
+fn signers() -> (Signer, Signer) {
+    (Signer::es256(1), Signer::eddsa(2))
 }
 
 /// The public JWKS: the ES256 and the Ed25519 key, each with `kid`, `alg` and `use`.
 pub fn jwks_json() -> Value {
-    let (es256, eddsa) = keys();
-    let point = es256.verifying_key().to_sec1_point(false);
-    let point = point.as_bytes();
-    json!({"keys": [
-        {"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-         "kid": ES256_KID, "alg": "ES256", "use": "sig"},
-        {"kty": "OKP", "crv": "Ed25519", "x": b64(eddsa.pk.as_ref()),
-         "kid": EDDSA_KID, "alg": "EdDSA", "use": "sig"},
-    ]})
+    let (es256, eddsa) = signers();
+    json!({"keys": [es256.jwk(), eddsa.jwk()]})
 }
 
 /// The configuration: `local` (ES256 and EdDSA, `typ` at+jwt, keys as a JSON string) and
@@ -95,14 +71,11 @@ pub fn jwks_json() -> Value {
 /// for `third` and a catch-all for `local` (see [`ROUTES`]).
 pub fn config_json() -> Value {
     let jwks = jwks_json();
+    let mut local = provider_json(jwks["keys"].as_array().unwrap());
+    local["algorithms"] = json!(["ES256", "EdDSA"]);
     json!({
         "providers": {
-            "local": {
-                "issuer": ISSUER,
-                "audiences": [AUDIENCE],
-                "algorithms": ["ES256", "EdDSA"],
-                "local_jwks": jwks.to_string(),
-            },
+            "local": local,
             "third": {
                 "issuer": THIRD_ISSUER,
                 "audiences": [THIRD_AUDIENCE, "other"],
@@ -125,29 +98,6 @@ pub fn config_json() -> Value {
     })
 }
 
-/// A claim set `local` accepts at [`NOW`], with scope `instruments:read`.
-pub fn claims() -> Value {
-    json!({
-        "iss": ISSUER,
-        "sub": "svc.warehouse",
-        "aud": AUDIENCE,
-        "client_id": "warehouse",
-        "iat": NOW - 10,
-        "exp": NOW + 290,
-        "jti": "4f1c2a0e-jti",
-        "scope": "instruments:read",
-    })
-}
-
-/// The issuer's header for `alg`: `{"alg", "typ": "at+jwt", "kid"}`.
-pub fn header(alg: Algorithm) -> Value {
-    let kid = match alg {
-        Algorithm::EdDsa => EDDSA_KID,
-        _ => ES256_KID,
-    };
-    json!({"alg": alg.name(), "typ": "at+jwt", "kid": kid})
-}
-
 impl Fixture {
     /// A provider of the configuration.
     pub fn provider(&self, name: &str) -> &Provider {
@@ -156,88 +106,18 @@ impl Fixture {
 
     /// A provider's keys.
     pub fn jwks(&self, name: &str) -> &Jwks {
-        match &self.provider(name).keys {
-            KeySource::Local(jwks) => jwks,
-            KeySource::Remote(_) => unreachable!("the fixture's keys are local"),
-        }
+        self.provider(name)
+            .local_jwks()
+            .expect("the fixture's keys are local")
     }
 
-    /// Signs `input` as JWS does with the fixture's key for `alg` (ES256 or EdDSA).
-    pub fn sign(&self, alg: Algorithm, input: &[u8]) -> Option<Vec<u8>> {
+    /// The fixture's key for `alg`: ES256 or EdDSA.
+    pub fn signer(&self, alg: Algorithm) -> Option<&Signer> {
         match alg {
-            Algorithm::Es256 => {
-                use p256::ecdsa::signature::Signer as _;
-                let signature: p256::ecdsa::Signature = self.es256.sign(input);
-                Some(signature.to_bytes().to_vec())
-            }
-            Algorithm::EdDsa => Some(self.eddsa.sk.sign(input, None).as_ref().to_vec()),
+            Algorithm::Es256 => Some(&self.es256),
+            Algorithm::EdDsa => Some(&self.eddsa),
             _ => None,
         }
-    }
-
-    /// A compact token over these header and payload bytes (any bytes), signed for `alg`.
-    pub fn token(&self, alg: Algorithm, header: &[u8], payload: &[u8]) -> String {
-        let input = format!("{}.{}", b64(header), b64(payload));
-        let signature = self.sign(alg, input.as_bytes()).unwrap_or_default();
-        format!("{input}.{}", b64(signature))
-    }
-
-    /// `token`'s signing input signed afresh for `alg`, keeping everything else as written.
-    pub fn resign(&self, alg: Algorithm, token: &str) -> Option<String> {
-        let (input, _) = token.rsplit_once('.')?;
-        Some(format!(
-            "{input}.{}",
-            b64(self.sign(alg, input.as_bytes())?)
-        ))
-    }
-}
-
-/// How [`FixtureKeys`] answers for every provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyMode {
-    /// The configuration's local keys.
-    Ready,
-    /// A first fetch under way.
-    Pending,
-    /// No keys to be had.
-    Unavailable,
-}
-
-/// A [`Keys`] over a configuration's local keys.
-pub struct FixtureKeys<'c> {
-    /// Whose keys.
-    pub config: &'c Config,
-    /// What every provider's state is.
-    pub mode: KeyMode,
-    /// What `may_refetch` answers.
-    pub refetch: bool,
-}
-
-impl<'c> FixtureKeys<'c> {
-    /// Every provider ready, no refetch.
-    pub fn ready(config: &'c Config) -> FixtureKeys<'c> {
-        FixtureKeys {
-            config,
-            mode: KeyMode::Ready,
-            refetch: false,
-        }
-    }
-}
-
-impl Keys for FixtureKeys<'_> {
-    fn state(&self, provider: &str) -> KeyState<'_> {
-        match self.mode {
-            KeyMode::Pending => KeyState::Pending,
-            KeyMode::Unavailable => KeyState::Unavailable,
-            KeyMode::Ready => match self.config.providers.get(provider).map(|p| &p.keys) {
-                Some(KeySource::Local(jwks)) => KeyState::Ready(jwks),
-                _ => KeyState::Unavailable,
-            },
-        }
-    }
-
-    fn may_refetch(&self, _provider: &str, _now: u64) -> bool {
-        self.refetch
     }
 }
 
@@ -350,7 +230,7 @@ pub fn check_decision(
         path,
         authorization,
     };
-    let keys = FixtureKeys::ready(config);
+    let keys = TestKeys::ready(config);
     let plain = outcome(&verifier_core::decide(config, &keys, &request, now));
     let mut cache = TokenCache::new(config.token_cache);
     let miss = outcome(&verifier_core::decide_cached(
@@ -370,26 +250,29 @@ pub fn check_decision(
         let _ = verifier_core::decode(token);
     }
 
-    for mode in [KeyMode::Pending, KeyMode::Unavailable] {
-        let keys = FixtureKeys {
-            config,
-            mode,
-            refetch: false,
-        };
+    let every = TestKeys::every_provider(config);
+    let pending = TestKeys {
+        pending: every.clone(),
+        ..TestKeys::ready(config)
+    };
+    let unavailable = TestKeys {
+        unavailable: every,
+        ..TestKeys::ready(config)
+    };
+    for (mode, keys) in [("Pending", pending), ("Unavailable", unavailable)] {
         let without_keys = outcome(&verifier_core::decide(config, &keys, &request, now));
         if let Outcome::Allow(identity, _) = &without_keys {
             assert!(
                 identity.is_none(),
-                "a token was allowed with keys {mode:?}: {without_keys:?}"
+                "a token was allowed with keys {mode}: {without_keys:?}"
             );
         }
     }
     if plain == Outcome::Deny(401, "kid_unknown") {
         // A host that may refetch waits for fresh keys instead.
-        let refetching = FixtureKeys {
-            config,
-            mode: KeyMode::Ready,
+        let refetching = TestKeys {
             refetch: true,
+            ..TestKeys::ready(config)
         };
         let refetched = outcome(&verifier_core::decide(config, &refetching, &request, now));
         assert!(
@@ -438,6 +321,11 @@ pub fn check_against_verify(
     verified
 }
 
+/// [`check_decision`] of `POST /api/v1/write`, the route that needs `instruments:write`.
+pub fn check_write(config: &Config, authorization: &str, now: u64) -> Outcome {
+    check_decision(config, "POST", "/api/v1/write", Some(authorization), now)
+}
+
 /// The claim set of a token for `third`: another issuer, an audience list, no `typ` required.
 pub fn third_claims() -> Value {
     json!({
@@ -454,17 +342,11 @@ pub fn sample_tokens() -> &'static [String; 3] {
     static TOKENS: OnceLock<[String; 3]> = OnceLock::new();
     TOKENS.get_or_init(|| {
         let f = fixture();
-        let token = |alg, header: Value, claims: Value| {
-            f.token(alg, header.to_string().as_bytes(), claims.to_string().as_bytes())
-        };
         let tokens = [
-            token(Algorithm::Es256, header(Algorithm::Es256), claims()),
-            token(Algorithm::EdDsa, header(Algorithm::EdDsa), claims()),
-            token(
-                Algorithm::EdDsa,
-                json!({"alg": "EdDSA", "kid": EDDSA_KID}),
-                third_claims(),
-            ),
+            f.es256.token(&claims()),
+            f.eddsa.token(&claims()),
+            f.eddsa
+                .token_with(&json!({"alg": "EdDSA", "kid": f.eddsa.kid}), &third_claims()),
         ];
         // A fixture the verifier no longer accepts would leave the fuzzer outside the deep
         // paths without a word: fail loudly instead.

@@ -11,14 +11,10 @@ use verifier_core::Algorithm;
 use crate::encoding::b64;
 
 /// The six RSA algorithms, all served by the one RSA test key.
-pub const RSA_ALGORITHMS: [Algorithm; 6] = [
-    Algorithm::Rs256,
-    Algorithm::Rs384,
-    Algorithm::Rs512,
-    Algorithm::Ps256,
-    Algorithm::Ps384,
-    Algorithm::Ps512,
-];
+pub const RSA_ALGORITHMS: [Algorithm; 6] = {
+    use Algorithm::{Ps256, Ps384, Ps512, Rs256, Rs384, Rs512};
+    [Rs256, Rs384, Rs512, Ps256, Ps384, Ps512]
+};
 
 enum Key {
     Es256(p256::ecdsa::SigningKey),
@@ -89,25 +85,21 @@ pub struct Signer {
 }
 
 impl Signer {
+    fn new(kid: String, alg: Algorithm, key: Key) -> Signer {
+        Signer { kid, alg, key }
+    }
+
     /// A P-256 key whose scalar is 32 bytes of `n` (1..=0x7f keeps it below the group order).
     pub fn es256(n: u8) -> Signer {
         assert!((1..=0x7f).contains(&n));
         let key = p256::ecdsa::SigningKey::from_slice(&[n; 32]).expect("valid P-256 scalar");
-        Signer {
-            kid: format!("es256-{n}"),
-            alg: Algorithm::Es256,
-            key: Key::Es256(key),
-        }
+        Signer::new(format!("es256-{n}"), Algorithm::Es256, Key::Es256(key))
     }
 
     /// An Ed25519 key from the seed 32 bytes of `n`.
     pub fn eddsa(n: u8) -> Signer {
         let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([n; 32]));
-        Signer {
-            kid: format!("eddsa-{n}"),
-            alg: Algorithm::EdDsa,
-            key: Key::EdDsa(pair),
-        }
+        Signer::new(format!("eddsa-{n}"), Algorithm::EdDsa, Key::EdDsa(pair))
     }
 
     /// The 2048-bit RSA test key for RS256.
@@ -119,11 +111,7 @@ impl Signer {
     pub fn es384(n: u8) -> Signer {
         assert!((1..=0x7f).contains(&n));
         let key = p384::ecdsa::SigningKey::from_slice(&[n; 48]).expect("valid P-384 scalar");
-        Signer {
-            kid: format!("es384-{n}"),
-            alg: Algorithm::Es384,
-            key: Key::Es384(key),
-        }
+        Signer::new(format!("es384-{n}"), Algorithm::Es384, Key::Es384(key))
     }
 
     /// The 2048-bit RSA test key for one of [`RSA_ALGORITHMS`]; the `kid` is the lower-case
@@ -133,31 +121,22 @@ impl Signer {
             RSA_ALGORITHMS.contains(&alg),
             "{alg} is not an RSA algorithm"
         );
-        Signer {
-            kid: format!("{}-1", alg.name().to_lowercase()),
-            alg,
-            key: Key::Rsa(rsa_key()),
-        }
+        let kid = format!("{}-1", alg.name().to_lowercase());
+        Signer::new(kid, alg, Key::Rsa(rsa_key()))
     }
 
     /// An ML-DSA-44 key from the seed 32 bytes of `n`.
     pub fn mldsa44(n: u8) -> Signer {
         let key = ml_dsa::SigningKey::<ml_dsa::MlDsa44>::from_seed(&[n; 32].into());
-        Signer {
-            kid: format!("ml-dsa-44-{n}"),
-            alg: Algorithm::MlDsa44,
-            key: Key::MlDsa44(Box::new(key)),
-        }
+        let key = Key::MlDsa44(Box::new(key));
+        Signer::new(format!("ml-dsa-44-{n}"), Algorithm::MlDsa44, key)
     }
 
     /// An ML-DSA-65 key from the seed 32 bytes of `n`.
     pub fn mldsa65(n: u8) -> Signer {
         let key = ml_dsa::SigningKey::<ml_dsa::MlDsa65>::from_seed(&[n; 32].into());
-        Signer {
-            kid: format!("ml-dsa-65-{n}"),
-            alg: Algorithm::MlDsa65,
-            key: Key::MlDsa65(Box::new(key)),
-        }
+        let key = Key::MlDsa65(Box::new(key));
+        Signer::new(format!("ml-dsa-65-{n}"), Algorithm::MlDsa65, key)
     }
 
     /// The same key under another `kid`.
