@@ -18,9 +18,8 @@ use crate::config::{self, IssuerUrl, ServeConfig};
 use crate::keys::{
     self, KeyError, KeyInfo, KeySettings, MasterKeySource, RotationPolicy, SigningAlg, Urgency,
 };
-use crate::ops::clients::{self, AuthMethod, ClientOpError, Registration};
-use crate::ops::keys::KeyOpError;
-use crate::ops::{Caller, Ctx};
+use crate::ops::clients::{self, AuthMethod, Registration};
+use crate::ops::{Caller, Ctx, OpError};
 use crate::scope::Scope;
 use crate::server::{self, ServeError};
 use crate::store::{Store, StoreError};
@@ -262,18 +261,15 @@ pub enum CliError {
     /// The database could not be opened.
     #[error("cannot open the database")]
     Store(#[from] StoreError),
-    /// A client operation failed.
+    /// An operation failed.
     #[error(transparent)]
-    Client(#[from] ClientOpError),
+    Op(#[from] OpError),
     /// The secret hashing key could not be prepared.
     #[error(transparent)]
     Secret(#[from] SecretError),
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// A key operation failed.
-    #[error(transparent)]
-    KeyOp(#[from] KeyOpError),
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),

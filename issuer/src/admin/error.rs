@@ -10,10 +10,7 @@ use serde_json::json;
 use crate::clients::ClientError;
 use crate::http::OAuthError;
 use crate::keys::KeyError;
-use crate::ops::clients::ClientOpError;
-use crate::ops::keys::KeyOpError;
-use crate::ops::mint::MintError;
-use crate::ops::revocations::RevocationError;
+use crate::ops::OpError;
 use crate::random::RandomError;
 use crate::scope::ScopeError;
 use crate::store::StoreError;
@@ -158,63 +155,26 @@ macro_rules! internal_from {
 
 internal_from!(StoreError, KeyError, ClientError, RandomError);
 
-// What an operation's errors are on the admin API: one status and code each.
-
-impl From<ClientOpError> for AdminError {
-    fn from(err: ClientOpError) -> Self {
+/// What an operation's error is on the admin API.
+impl From<OpError> for AdminError {
+    fn from(err: OpError) -> Self {
         match err {
-            ClientOpError::Invalid(text) => Self::InvalidRequest(text),
-            ClientOpError::Jwks(err) => Self::InvalidRequest(format!("jwks: {err}")),
-            ClientOpError::NotFound => Self::ClientNotFound,
-            ClientOpError::Exists(_) => Self::ClientExists,
-            ClientOpError::WrongAuthMethod => Self::Conflict(
-                "wrong_auth_method",
-                ClientOpError::WrongAuthMethod.to_string(),
-            ),
-            ClientOpError::Audit(_) => Self::AuditFailed,
-            other => Self::Internal(OAuthError::from(other)),
-        }
-    }
-}
-
-impl From<MintError> for AdminError {
-    fn from(err: MintError) -> Self {
-        match err {
-            MintError::Scope(err) => Self::InvalidScope(match err {
+            OpError::Invalid(text) => Self::InvalidRequest(text),
+            OpError::Jwks(err) => Self::InvalidRequest(format!("jwks: {err}")),
+            OpError::Scope(err) => Self::InvalidScope(match err {
                 ScopeError::NotAllowed => {
                     "the requested scope is not allowed for this client".to_owned()
                 }
                 other => format!("invalid scope: {other}"),
             }),
-            MintError::NotFound => Self::ClientNotFound,
-            MintError::Disabled => Self::Conflict("client_disabled", err.to_string()),
-            MintError::Audit(_) => Self::AuditFailed,
-            other => Self::Internal(OAuthError::from(other)),
-        }
-    }
-}
-
-impl From<KeyOpError> for AdminError {
-    fn from(err: KeyOpError) -> Self {
-        match err {
-            KeyOpError::Key(KeyError::NextNotReady { .. }) => {
-                Self::Conflict("next_key_not_ready", err.to_string())
+            OpError::NotFound => Self::ClientNotFound,
+            OpError::Exists(_) => Self::ClientExists,
+            OpError::Disabled
+            | OpError::WrongAuthMethod
+            | OpError::Key(KeyError::NextNotReady { .. } | KeyError::Concurrent) => {
+                Self::Conflict(err.code(), err.to_string())
             }
-            KeyOpError::Key(KeyError::Concurrent) => {
-                Self::Conflict("rotation_conflict", err.to_string())
-            }
-            KeyOpError::Audit(_) => Self::AuditFailed,
-            other => Self::Internal(OAuthError::from(other)),
-        }
-    }
-}
-
-impl From<RevocationError> for AdminError {
-    fn from(err: RevocationError) -> Self {
-        match err {
-            RevocationError::Invalid(text) => Self::InvalidRequest(text),
-            RevocationError::NotFound => Self::ClientNotFound,
-            RevocationError::Audit(_) => Self::AuditFailed,
+            OpError::Audit(_) => Self::AuditFailed,
             other => Self::Internal(OAuthError::from(other)),
         }
     }

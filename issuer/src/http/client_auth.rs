@@ -15,6 +15,7 @@ use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{OAuthError, OAuthForm, Peer};
@@ -23,20 +24,27 @@ use crate::audit::{AuditEvent, Outcome};
 use crate::clients::assertion::CLIENT_ASSERTION_TYPE;
 use crate::clients::{self, Client, ClientId, Verdict};
 
-/// Form fields a client may authenticate with.
-pub trait PostCredentials {
-    /// The `client_id` parameter.
-    fn client_id(&self) -> Option<&str>;
-    /// The `client_secret` parameter (`client_secret_post`).
-    fn client_secret(&self) -> Option<&str>;
-    /// The `client_assertion_type` parameter (`private_key_jwt`).
-    fn client_assertion_type(&self) -> Option<&str> {
-        None
-    }
-    /// The `client_assertion` parameter (`private_key_jwt`).
-    fn client_assertion(&self) -> Option<&str> {
-        None
-    }
+/// The form parameters a client may authenticate with, read beside every endpoint's own.
+#[derive(Debug, Default, Deserialize)]
+struct PostCredentials {
+    /// `client_id`.
+    client_id: Option<String>,
+    /// `client_secret` (`client_secret_post`).
+    client_secret: Option<String>,
+    /// `client_assertion_type` (`private_key_jwt`).
+    client_assertion_type: Option<String>,
+    /// `client_assertion` (`private_key_jwt`).
+    client_assertion: Option<String>,
+}
+
+/// An endpoint's form `T` with the client's credentials beside it. A repeated parameter is
+/// refused in either part.
+#[derive(Debug, Deserialize)]
+struct WithCredentials<T> {
+    #[serde(flatten)]
+    form: T,
+    #[serde(flatten)]
+    credentials: PostCredentials,
 }
 
 /// Extracts the form `T` of a request whose client has authenticated.
@@ -83,7 +91,7 @@ impl Presented {
 
 impl<T> FromRequest<AppState> for Authenticated<T>
 where
-    T: DeserializeOwned + PostCredentials + Send,
+    T: DeserializeOwned + Send,
 {
     type Rejection = OAuthError;
 
@@ -94,8 +102,9 @@ where
                 .map(|ConnectInfo(addr)| addr.ip()),
         );
         let basic = basic_credentials(req.headers())?;
-        let OAuthForm(form) = OAuthForm::<T>::from_request(req, state).await?;
-        let presented = choose(basic, &form)?;
+        let OAuthForm(WithCredentials { form, credentials }) =
+            OAuthForm::<WithCredentials<T>>::from_request(req, state).await?;
+        let presented = choose(basic, &credentials)?;
         let claimed = presented.claimed_id();
         // Without a socket (tests driving the router) every request shares one address.
         let ip = peer.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -178,13 +187,11 @@ async fn audit_failure(
 }
 
 /// Picks the one authentication method the request used.
-fn choose<T: PostCredentials>(
-    basic: Option<Credentials>,
-    form: &T,
-) -> Result<Presented, OAuthError> {
-    let post_id = form.client_id();
-    let post_secret = form.client_secret();
-    match (form.client_assertion_type(), form.client_assertion()) {
+fn choose(basic: Option<Credentials>, form: &PostCredentials) -> Result<Presented, OAuthError> {
+    let post_id = form.client_id.as_deref();
+    let post_secret = form.client_secret.as_deref();
+    let assertion_type = form.client_assertion_type.as_deref();
+    match (assertion_type, form.client_assertion.as_deref()) {
         (None, None) => {}
         (Some(CLIENT_ASSERTION_TYPE), Some(assertion)) => {
             // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request".
@@ -303,27 +310,38 @@ mod tests {
         assert_eq!(basic("Bearer abc"), Err("invalid_client"));
     }
 
-    /// A form with the given credential parameters.
-    #[derive(Default)]
-    struct Form {
-        id: Option<&'static str>,
-        secret: Option<&'static str>,
-        assertion_type: Option<&'static str>,
-        assertion: Option<&'static str>,
-    }
-
-    impl PostCredentials for Form {
-        fn client_id(&self) -> Option<&str> {
-            self.id
+    #[tokio::test]
+    async fn credentials_are_read_beside_the_form_and_never_repeated() {
+        #[derive(Debug, Deserialize)]
+        struct Grant {
+            grant_type: Option<String>,
         }
-        fn client_secret(&self) -> Option<&str> {
-            self.secret
-        }
-        fn client_assertion_type(&self) -> Option<&str> {
-            self.assertion_type
-        }
-        fn client_assertion(&self) -> Option<&str> {
-            self.assertion
+        let read = |body: &'static str| async move {
+            let request = Request::post("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .expect("request");
+            OAuthForm::<WithCredentials<Grant>>::from_request(request, &())
+                .await
+                .map(|OAuthForm(read)| read)
+                .map_err(|err| err.code())
+        };
+        let read_both = read("grant_type=g&client_id=a&client_secret=s")
+            .await
+            .expect("read");
+        assert_eq!(read_both.form.grant_type.as_deref(), Some("g"));
+        assert_eq!(read_both.credentials.client_id.as_deref(), Some("a"));
+        assert_eq!(read_both.credentials.client_secret.as_deref(), Some("s"));
+        for repeated in [
+            "grant_type=g&grant_type=g",
+            "client_id=a&client_id=a&client_secret=s",
+            "client_secret=s&client_secret=t",
+        ] {
+            assert_eq!(
+                read(repeated).await.err(),
+                Some("invalid_request"),
+                "{repeated}"
+            );
         }
     }
 
@@ -340,10 +358,10 @@ mod tests {
             Ok(Presented::Assertion { .. }) => Ok("assertion".to_owned()),
             Err(e) => Err(e.code()),
         };
-        let form = |id, secret| Form {
-            id,
-            secret,
-            ..Form::default()
+        let form = |id: Option<&str>, secret: Option<&str>| PostCredentials {
+            client_id: id.map(str::to_owned),
+            client_secret: secret.map(str::to_owned),
+            ..PostCredentials::default()
         };
         assert_eq!(
             code(choose(creds(), &form(None, Some("b")))),
@@ -371,10 +389,10 @@ mod tests {
         );
         assert_eq!(code(choose(None, &form(None, None))), Err("invalid_client"));
 
-        let assertion = |assertion_type, assertion| Form {
-            assertion_type,
-            assertion,
-            ..Form::default()
+        let assertion = |assertion_type: Option<&str>, assertion: Option<&str>| PostCredentials {
+            client_assertion_type: assertion_type.map(str::to_owned),
+            client_assertion: assertion.map(str::to_owned),
+            ..PostCredentials::default()
         };
         let jwt_bearer = Some(CLIENT_ASSERTION_TYPE);
         assert_eq!(

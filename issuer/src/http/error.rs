@@ -15,10 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::audit::AuditError;
 use crate::clients::ClientError;
 use crate::keys::KeyError;
-use crate::ops::clients::ClientOpError;
-use crate::ops::keys::KeyOpError;
-use crate::ops::mint::MintError;
-use crate::ops::revocations::RevocationError;
+use crate::ops::OpError;
 use crate::random::RandomError;
 use crate::store::StoreError;
 
@@ -176,9 +173,15 @@ macro_rules! internal_from {
     )*};
 }
 
-internal_from!(StoreError, KeyError, ClientError, RandomError, AuditError);
-// An operation's errors that its edge does not answer otherwise.
-internal_from!(MintError, ClientOpError, KeyOpError, RevocationError);
+// An operation's errors that an endpoint has no answer of its own for are internal too.
+internal_from!(
+    StoreError,
+    KeyError,
+    ClientError,
+    RandomError,
+    AuditError,
+    OpError
+);
 
 /// Logs the cause of any `server_error` response.
 pub(crate) async fn log_internal_errors(response: Response) -> Response {

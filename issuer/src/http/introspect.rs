@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{Authenticated, OAuthError, PostCredentials};
+use super::{Authenticated, OAuthError, PresentedToken};
 use crate::AppState;
 use crate::access_token::{self, ValidToken};
 use crate::clock::UnixTime;
@@ -13,34 +13,6 @@ use crate::keys::Jwks;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/introspect", post(introspect))
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct IntrospectForm {
-    token: Option<String>,
-    // `token_type_hint` is accepted and ignored: access tokens are the only kind.
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    client_assertion_type: Option<String>,
-    client_assertion: Option<String>,
-}
-
-impl PostCredentials for IntrospectForm {
-    fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-
-    fn client_secret(&self) -> Option<&str> {
-        self.client_secret.as_deref()
-    }
-
-    fn client_assertion_type(&self) -> Option<&str> {
-        self.client_assertion_type.as_deref()
-    }
-
-    fn client_assertion(&self) -> Option<&str> {
-        self.client_assertion.as_deref()
-    }
 }
 
 /// RFC 7662 §2.2. An inactive token is `{"active": false}` and nothing else, so the answer
@@ -84,12 +56,9 @@ impl From<ValidToken> for ActiveToken {
 /// Any authenticated client may introspect any token: resource servers are clients too.
 async fn introspect(
     State(state): State<AppState>,
-    Authenticated { form, .. }: Authenticated<IntrospectForm>,
+    Authenticated { form, .. }: Authenticated<PresentedToken>,
 ) -> Result<Json<Introspection>, OAuthError> {
-    let token = form
-        .token
-        .filter(|token| !token.is_empty())
-        .ok_or(OAuthError::InvalidRequest("missing token"))?;
+    let token = form.token()?;
     let now = state.clock.now();
     let keys = Jwks::load(&state.store).await?;
     let valid = match access_token::validate(&token, &keys, &state.issuer, now) {

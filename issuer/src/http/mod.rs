@@ -16,7 +16,7 @@ mod revoke;
 mod token;
 mod well_known;
 
-pub use client_auth::{Authenticated, PostCredentials};
+pub use client_auth::Authenticated;
 pub(crate) use error::log_internal_errors;
 pub use error::{OAuthError, OAuthForm};
 pub use peer::Peer;
@@ -27,6 +27,7 @@ use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::response::Response;
+use serde::Deserialize;
 
 use crate::AppState;
 
@@ -52,6 +53,23 @@ pub fn public_router(state: AppState) -> Router {
         .layer(map_response(error::log_internal_errors))
         .layer(from_fn_with_state(state.clone(), metrics::count))
         .with_state(state)
+}
+
+/// The form of the endpoints a client presents a token to: revocation (RFC 7009 §2.1) and
+/// introspection (RFC 7662 §2.1). `token_type_hint` is accepted and ignored: access tokens are
+/// the only kind.
+#[derive(Debug, Deserialize)]
+struct PresentedToken {
+    token: Option<String>,
+}
+
+impl PresentedToken {
+    /// The token, which must be given.
+    fn token(self) -> Result<String, OAuthError> {
+        self.token
+            .filter(|token| !token.is_empty())
+            .ok_or(OAuthError::InvalidRequest("missing token"))
+    }
 }
 
 /// Marks a response as not to be stored by any cache.

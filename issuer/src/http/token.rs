@@ -7,10 +7,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{Authenticated, OAuthError, Peer, PostCredentials};
+use super::{Authenticated, OAuthError, Peer};
 use crate::AppState;
-use crate::ops::Caller;
-use crate::ops::mint::{self, MintError, TokenResponse};
+use crate::ops::mint::{self, TokenResponse};
+use crate::ops::{Caller, OpError};
 use crate::scope::ScopeError;
 
 /// The only grant this issuer supports.
@@ -20,32 +20,11 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/token", post(token))
 }
 
+/// The grant's own parameters; the client's credentials are read beside them.
 #[derive(Debug, Deserialize)]
-pub(super) struct TokenForm {
+struct TokenForm {
     grant_type: Option<String>,
     scope: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    client_assertion_type: Option<String>,
-    client_assertion: Option<String>,
-}
-
-impl PostCredentials for TokenForm {
-    fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-
-    fn client_secret(&self) -> Option<&str> {
-        self.client_secret.as_deref()
-    }
-
-    fn client_assertion_type(&self) -> Option<&str> {
-        self.client_assertion_type.as_deref()
-    }
-
-    fn client_assertion(&self) -> Option<&str> {
-        self.client_assertion.as_deref()
-    }
 }
 
 async fn token(
@@ -74,8 +53,8 @@ async fn token(
     )
     .await
     .map_err(|err| match err {
-        MintError::Scope(err) => ErrorResponse::from(scope_error(err)),
-        MintError::Audit(err) => ErrorResponse::from(err),
+        OpError::Scope(err) => ErrorResponse::from(scope_error(err)),
+        OpError::Audit(err) => ErrorResponse::from(err),
         other => ErrorResponse::from(OAuthError::from(other)),
     })?;
     Ok(Json(minted.response))

@@ -4,13 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Caller, Coded, Ctx};
-use crate::audit::AuditError;
+use super::{Action, Caller, Ctx, OpError};
 use crate::clients::{
-    self, Audience, Client, ClientError, ClientId, ClientSecret, NewClient, SecretHasher, Ttl,
+    self, Audience, Client, ClientId, ClientSecret, NewClient, SecretHasher, Ttl,
 };
 use crate::scope::Scope;
-use crate::store::StoreError;
 
 /// Audience of clients registered without one.
 pub const DEFAULT_AUDIENCE: &str = "quantjourney";
@@ -81,62 +79,6 @@ pub struct Registered {
     pub secret: Option<ClientSecret>,
 }
 
-/// Why a client operation was refused or failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientOpError {
-    /// A field of the request is malformed or out of range.
-    #[error("{0}")]
-    Invalid(String),
-    /// A `private_key_jwt` client's JWKS is unusable.
-    #[error("invalid client JWKS: {0}")]
-    Jwks(clients::AssertionError),
-    /// No client has this id.
-    #[error("no client with this id")]
-    NotFound,
-    /// The id is taken; the existing client was left untouched.
-    #[error("client {0:?} already exists (refusing to overwrite it)")]
-    Exists(String),
-    /// The client authenticates with `private_key_jwt` and has no secret to replace.
-    #[error("the client authenticates with private_key_jwt and has no secret")]
-    WrongAuthMethod,
-    /// Storage or the RNG failed.
-    #[error(transparent)]
-    Internal(ClientError),
-    /// What was done could not be recorded in the audit trail.
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-}
-
-impl Coded for ClientOpError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) | Self::Jwks(_) => "invalid_request",
-            Self::NotFound => "not_found",
-            Self::Exists(_) => "already_exists",
-            Self::WrongAuthMethod => "wrong_auth_method",
-            Self::Internal(_) => "server_error",
-            Self::Audit(err) => err.code(),
-        }
-    }
-}
-
-impl From<ClientError> for ClientOpError {
-    fn from(err: ClientError) -> Self {
-        match err {
-            ClientError::AlreadyExists(id) => Self::Exists(id),
-            ClientError::Jwks(err) => Self::Jwks(err),
-            other => Self::Internal(other),
-        }
-    }
-}
-
-impl From<StoreError> for ClientOpError {
-    fn from(err: StoreError) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
 /// The audit target for a client id from a request: the id if well formed, else a placeholder,
 /// so raw input never lands in the audit trail.
 pub(crate) fn target(id: &str) -> String {
@@ -148,12 +90,12 @@ pub(crate) fn target(id: &str) -> String {
 
 /// A client id from a request that names an existing client: one that is not even well formed
 /// names none.
-pub(crate) fn named(id: &str) -> Result<ClientId, ClientOpError> {
-    ClientId::parse(id).map_err(|_| ClientOpError::NotFound)
+pub(crate) fn named(id: &str) -> Result<ClientId, OpError> {
+    ClientId::parse(id).map_err(|_| OpError::NotFound)
 }
 
-fn invalid(err: impl std::fmt::Display) -> ClientOpError {
-    ClientOpError::Invalid(err.to_string())
+fn invalid(err: impl std::fmt::Display) -> OpError {
+    OpError::Invalid(err.to_string())
 }
 
 /// Registers a client: with a secret, generated here and returned once, or with the public
@@ -163,7 +105,7 @@ pub async fn register(
     hasher: &SecretHasher,
     caller: &Caller,
     request: Registration,
-) -> Result<Registered, ClientOpError> {
+) -> Result<Registered, OpError> {
     let target = target(&request.client_id);
     let detail = json!({
         "auth_method": request.auth_method.as_str(),
@@ -179,7 +121,7 @@ async fn register_checked(
     ctx: Ctx<'_>,
     hasher: &SecretHasher,
     request: Registration,
-) -> Result<Registered, ClientOpError> {
+) -> Result<Registered, OpError> {
     let new = NewClient {
         id: ClientId::parse(&request.client_id).map_err(invalid)?,
         scope: Scope::parse(&request.scope)
@@ -217,11 +159,11 @@ async fn register_checked(
 }
 
 /// Disables the client `id`: it can no longer authenticate.
-pub async fn disable(ctx: Ctx<'_>, caller: &Caller, id: &str) -> Result<ClientId, ClientOpError> {
+pub async fn disable(ctx: Ctx<'_>, caller: &Caller, id: &str) -> Result<ClientId, OpError> {
     let result = async {
         let id = named(id)?;
         if !ctx.store.disable_client(id.as_str(), ctx.now).await? {
-            return Err(ClientOpError::NotFound);
+            return Err(OpError::NotFound);
         }
         Ok(id)
     }
@@ -236,21 +178,21 @@ pub async fn rotate_secret(
     hasher: &SecretHasher,
     caller: &Caller,
     id: &str,
-) -> Result<(ClientId, ClientSecret), ClientOpError> {
+) -> Result<(ClientId, ClientSecret), OpError> {
     let result = async {
         let id = named(id)?;
         let record = ctx
             .store
             .client(id.as_str())
             .await?
-            .ok_or(ClientOpError::NotFound)?;
+            .ok_or(OpError::NotFound)?;
         if record.auth_method != AuthMethod::ClientSecret.as_str() {
-            return Err(ClientOpError::WrongAuthMethod);
+            return Err(OpError::WrongAuthMethod);
         }
-        let secret = ClientSecret::generate().map_err(ClientError::from)?;
+        let secret = ClientSecret::generate()?;
         let hash = hasher.hash(secret.expose());
         if !ctx.store.set_client_secret(id.as_str(), &hash).await? {
-            return Err(ClientOpError::NotFound);
+            return Err(OpError::NotFound);
         }
         Ok((id, secret))
     }

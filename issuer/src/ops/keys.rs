@@ -3,8 +3,7 @@
 
 use serde_json::json;
 
-use super::{Action, Caller, Coded, Ctx};
-use crate::audit::AuditError;
+use super::{Action, Caller, Ctx, OpError};
 use crate::keys::{self, KeyError, KeySettings, Maintenance, Urgency};
 
 const ROTATED: Action = Action {
@@ -16,29 +15,6 @@ const PURGED: Action = Action {
     admin: "admin.key.purged",
 };
 
-/// Why a key operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyOpError {
-    /// The keys could not be changed as asked (see [`KeyError`]).
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// What was done could not be recorded in the audit trail.
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-}
-
-impl Coded for KeyOpError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Key(KeyError::NextNotReady { .. }) => "next_key_not_ready",
-            Self::Key(KeyError::Concurrent) => "rotation_conflict",
-            Self::Key(_) => "server_error",
-            Self::Audit(err) => err.code(),
-        }
-    }
-}
-
 /// Rotates now: the next key signs (or, with [`Urgency::Emergency`], a brand-new one), and a
 /// fresh next key is published. Returns the kid that signs from now on.
 ///
@@ -49,7 +25,7 @@ pub async fn rotate(
     settings: &KeySettings,
     caller: &Caller,
     urgency: Urgency,
-) -> Result<String, KeyOpError> {
+) -> Result<String, OpError> {
     let result = rotate_now(ctx, settings, urgency).await;
     let target = result.as_deref().unwrap_or("signing_keys").to_owned();
     let detail = json!({
@@ -63,7 +39,7 @@ async fn rotate_now(
     ctx: Ctx<'_>,
     settings: &KeySettings,
     urgency: Urgency,
-) -> Result<String, KeyOpError> {
+) -> Result<String, OpError> {
     let sealer = settings.sealer.as_ref();
     if ctx
         .store
@@ -95,20 +71,18 @@ pub async fn maintain(ctx: Ctx<'_>, settings: &KeySettings) -> Result<Maintenanc
         ctx.now,
     )
     .await?;
-    // The changes are made and cannot be undone, so a record that cannot be written is logged
-    // loudly rather than retried forever.
+    // The changes are made and cannot be undone: `settle` only logs a record the scheduler
+    // cannot write, so the pass goes on.
     for kid in &done.purged {
         tracing::info!(%kid, "removed a retired key: every token it signed has expired");
-        let purged: Result<(), KeyOpError> = Ok(());
         let _ = ctx
-            .settle(&Caller::Scheduler, PURGED, kid, json!({}), purged)
+            .settle(&Caller::Scheduler, PURGED, kid, json!({}), Ok(()))
             .await;
     }
     if let Some(kid) = &done.rotated_to {
         let detail = json!({"alg": settings.alg.as_str(), "reason": "scheduled"});
-        let rotated: Result<(), KeyOpError> = Ok(());
         let _ = ctx
-            .settle(&Caller::Scheduler, ROTATED, kid, detail, rotated)
+            .settle(&Caller::Scheduler, ROTATED, kid, detail, Ok(()))
             .await;
     }
     Ok(done)

@@ -5,15 +5,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::clients::{named, target};
-use super::{Action, Caller, Coded, Ctx};
+use super::{Action, Caller, Ctx, OpError};
 use crate::access_token;
-use crate::audit::{AuditError, Outcome};
-use crate::clients::{Client, ClientError};
+use crate::audit::Outcome;
+use crate::clients::Client;
 use crate::config::IssuerUrl;
-use crate::keys::{KeyError, Keyring};
-use crate::random::{RandomError, random_base64url};
-use crate::scope::ScopeError;
-use crate::store::StoreError;
+use crate::keys::Keyring;
+use crate::random::random_base64url;
 
 /// A token is recorded by its `jti` when the client asked for it, and against the client (the
 /// `jti` in the detail) when an operator did.
@@ -40,48 +38,6 @@ pub struct Minted {
     pub jti: String,
 }
 
-/// Why no token was minted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MintError {
-    /// The requested scope is malformed or wider than the client's.
-    #[error(transparent)]
-    Scope(#[from] ScopeError),
-    /// No client has this id.
-    #[error("no client with this id")]
-    NotFound,
-    /// The client is disabled and can have no tokens.
-    #[error("the client is disabled and can have no tokens")]
-    Disabled,
-    /// No usable signing key, or signing failed.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// The OS RNG failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-    /// The stored client is unusable.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The token was signed but its record could not be written, so it was dropped.
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-}
-
-impl Coded for MintError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Scope(_) => "invalid_scope",
-            Self::NotFound => "not_found",
-            Self::Disabled => "client_disabled",
-            Self::Key(_) | Self::Random(_) | Self::Client(_) | Self::Store(_) => "server_error",
-            Self::Audit(err) => err.code(),
-        }
-    }
-}
-
 /// Mints `client` an access token as the client credentials grant does: the client's scope
 /// narrowed by `requested`, its audience and lifetime, signed by the current key, and recorded
 /// before it is handed out.
@@ -92,7 +48,7 @@ pub async fn mint(
     caller: &Caller,
     client: &Client,
     requested: Option<&str>,
-) -> Result<Minted, MintError> {
+) -> Result<Minted, OpError> {
     let scope = client.scope.narrow(requested)?;
     let signer = keyring.signer(ctx.store).await?;
     // 128 bits: unguessable and collision-free for the life of the revocation table.
@@ -147,15 +103,15 @@ pub async fn mint_for(
     caller: &Caller,
     id: &str,
     requested: Option<&str>,
-) -> Result<(Client, Minted), MintError> {
+) -> Result<(Client, Minted), OpError> {
     let result = async {
         let record = ctx
             .store
-            .client(named(id).map_err(|_| MintError::NotFound)?.as_str())
+            .client(named(id)?.as_str())
             .await?
-            .ok_or(MintError::NotFound)?;
+            .ok_or(OpError::NotFound)?;
         if record.disabled_at.is_some() {
-            return Err(MintError::Disabled);
+            return Err(OpError::Disabled);
         }
         let client = Client::try_from(record)?;
         let minted = mint(ctx, keyring, issuer, caller, &client, requested).await?;
@@ -164,7 +120,7 @@ pub async fn mint_for(
     .await;
     match result {
         // `mint` recorded the token; nothing more can be recorded when the trail itself failed.
-        Ok(_) | Err(MintError::Audit(_)) => result,
+        Ok(_) | Err(OpError::Audit(_)) => result,
         Err(_) => {
             let detail = json!({ "scope": requested });
             ctx.settle(caller, ISSUED, &target(id), detail, result)

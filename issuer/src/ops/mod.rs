@@ -8,9 +8,12 @@
 //! edge asked for it. Every error has a stable code, which admin records keep.
 
 pub mod clients;
+mod error;
 pub mod keys;
 pub mod mint;
 pub mod revocations;
+
+pub use error::OpError;
 
 use serde_json::Value;
 
@@ -80,7 +83,7 @@ impl Caller {
     /// What a refusal's record says: an admin record keeps the request's detail and adds the
     /// error's stable code (what the admin UI filters on); the others say why, in words (the
     /// text names no secret).
-    fn refusal(&self, mut detail: Value, err: &dyn Coded) -> Value {
+    fn refusal(&self, mut detail: Value, err: &OpError) -> Value {
         match self {
             Self::Admin { .. } => {
                 if let Value::Object(fields) = &mut detail {
@@ -101,12 +104,6 @@ pub struct Action {
     pub own: &'static str,
     /// `admin.client.token_issued`, `admin.client.created`, `admin.key.rotated`…
     pub admin: &'static str,
-}
-
-/// An operation's error: its text, and a stable machine code that is never renamed.
-pub trait Coded: std::error::Error {
-    /// The stable code, e.g. `not_found`.
-    fn code(&self) -> &'static str;
 }
 
 impl Ctx<'_> {
@@ -136,17 +133,14 @@ impl Ctx<'_> {
     /// retries (failed authentications are recorded where they happen). A record that cannot
     /// be written fails a request, which is answered only once its record is committed; a
     /// command or the scheduler carries on, since what it did is done, and the log says so.
-    async fn settle<T, E>(
+    async fn settle<T>(
         &self,
         caller: &Caller,
         action: Action,
         target: &str,
         detail: Value,
-        result: Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: Coded + From<AuditError>,
-    {
+        result: Result<T, OpError>,
+    ) -> Result<T, OpError> {
         let (outcome, detail) = match &result {
             Ok(_) => (Outcome::Success, detail),
             Err(_) if matches!(caller, Caller::Client { .. }) => return result,
@@ -172,6 +166,6 @@ impl Ctx<'_> {
                 return result;
             }
         }
-        Err(E::from(err))
+        Err(err.into())
     }
 }

@@ -5,13 +5,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::clients::{named, target};
-use super::{Action, Caller, Coded, Ctx};
+use super::{Action, Caller, Ctx, OpError};
 use crate::access_token;
-use crate::audit::AuditError;
 use crate::clients::{Client, ClientId, MAX_TTL_SECS};
 use crate::clock::UnixTime;
 use crate::config::IssuerUrl;
-use crate::keys::{Jwks, KeyError};
+use crate::keys::Jwks;
 use crate::store::{CLIENT_RECHECK, RevokedClient, RevokedToken, Store, StoreError};
 
 /// Longest `jti` accepted for revocation; the issuer's own are 22 characters.
@@ -29,42 +28,6 @@ const CLIENT_REVOKED: Action = Action {
     own: "client.tokens_revoked",
     admin: "admin.client.tokens_revoked",
 };
-
-/// Why a revocation was refused or failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RevocationError {
-    /// A field of the request is malformed or out of range.
-    #[error("{0}")]
-    Invalid(String),
-    /// No client has this id.
-    #[error("no client with this id")]
-    NotFound,
-    /// A client asked to revoke a token issued to another client (RFC 7009 §2.1).
-    #[error("issued to another client")]
-    NotYours,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The published keys could not be read.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// The revocation stands but could not be recorded in the audit trail.
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-}
-
-impl Coded for RevocationError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) => "invalid_request",
-            Self::NotFound => "not_found",
-            Self::NotYours => "unauthorized_client",
-            Self::Store(_) | Self::Key(_) => "server_error",
-            Self::Audit(err) => err.code(),
-        }
-    }
-}
 
 /// A client all of whose tokens issued before `revoked_before` are revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,10 +48,10 @@ pub async fn revoke_token(
     jti: &str,
     exp: UnixTime,
     client_id: Option<&str>,
-) -> Result<(), RevocationError> {
+) -> Result<(), OpError> {
     let result = async {
         if !valid_jti(jti) {
-            return Err(RevocationError::Invalid(format!(
+            return Err(OpError::Invalid(format!(
                 "jti must be 1 to {MAX_JTI_LEN} printable ASCII characters"
             )));
         }
@@ -99,13 +62,13 @@ pub async fn revoke_token(
             .saturating_add(MAX_TTL_SECS)
             .saturating_add(CLIENT_REVOCATION_SLACK_SECS);
         if exp > latest {
-            return Err(RevocationError::Invalid(format!(
+            return Err(OpError::Invalid(format!(
                 "exp is more than {MAX_TTL_SECS} seconds away: no token lives that long"
             )));
         }
         let client_id = match client_id {
             Some(id) => ClientId::parse(id)
-                .map_err(|err| RevocationError::Invalid(err.to_string()))?
+                .map_err(|err| OpError::Invalid(err.to_string()))?
                 .as_str()
                 .to_owned(),
             // The column is required; an empty id means "not given by the operator".
@@ -138,7 +101,7 @@ pub async fn revoke_presented(
     client: &Client,
     source: String,
     token: &str,
-) -> Result<(), RevocationError> {
+) -> Result<(), OpError> {
     let keys = Jwks::load(ctx.store).await?;
     let Some(valid) = access_token::validate(token, &keys, issuer, ctx.now) else {
         return Ok(());
@@ -148,7 +111,7 @@ pub async fn revoke_presented(
         source,
     };
     if valid.client_id != client.id.as_str() {
-        let refused = RevocationError::NotYours;
+        let refused = OpError::NotYours;
         let detail = caller.refusal(json!({}), &refused);
         let recorded = ctx
             .record(
@@ -175,7 +138,7 @@ pub async fn revoke_client(
     ctx: Ctx<'_>,
     caller: &Caller,
     id: &str,
-) -> Result<ClientRevoked, RevocationError> {
+) -> Result<ClientRevoked, OpError> {
     let result = revoke_whole_client(ctx, id).await;
     let detail = match &result {
         Ok(done) => json!({ "revoked_before": done.revoked_before }),
@@ -185,13 +148,13 @@ pub async fn revoke_client(
         .await
 }
 
-async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, RevocationError> {
-    let id = named(id).map_err(|_| RevocationError::NotFound)?;
+async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, OpError> {
+    let id = named(id)?;
     let record = ctx
         .store
         .client(id.as_str())
         .await?
-        .ok_or(RevocationError::NotFound)?;
+        .ok_or(OpError::NotFound)?;
     // `iat` has whole seconds: a token issued earlier in this very second must be caught too;
     // and another replica may accept the client's cached record for up to `CLIENT_RECHECK`
     // after a disable, so tokens it issues meanwhile are covered as well.
