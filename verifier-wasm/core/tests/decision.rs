@@ -452,12 +452,7 @@ fn the_first_matching_rule_wins() {
     let config = config();
     let read = bearer(&read_token());
     // POST to the write endpoint: the method-specific rule decides, before the /api catch-all.
-    let d = denial(decide_ready(
-        &config,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&read),
-    ));
+    let d = denial(post_write(&config, &read_token()));
     assert_eq!(d.error.code(), "insufficient_scope");
     // Another method falls through to /api, which needs no scope.
     for method in ["GET", "PUT", "post", "HEAD"] {
@@ -484,12 +479,7 @@ fn the_first_matching_rule_wins() {
     let catch_all = rules.pop().unwrap();
     rules.insert(0, catch_all);
     let reordered = parse_config(&c);
-    let decision = decide_ready(
-        &reordered,
-        "POST",
-        "/api/v1/entities/register-bulk",
-        Some(&read),
-    );
+    let decision = post_write(&reordered, &read_token());
     assert!(matches!(
         decision,
         Decision::Allow {

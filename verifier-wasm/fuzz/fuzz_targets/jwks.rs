@@ -5,8 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use verifier_core::{Algorithm, Jwks, PublicJwk};
+use verifier_core::{Algorithm, Jwks};
 use verifier_fuzz::{NOW, fixture, sample_tokens};
+use verifier_testkit::public_jwk;
 
 /// Keys checked one by one (lookup is checked for all): a set may hold 100 keys.
 const PER_KEY: usize = 8;
@@ -52,24 +53,7 @@ fuzz_target!(|data: &[u8]| {
     // Thumbprints of the keys' public members, as the issuer computes the kid.
     if let Some(entries) = value["keys"].as_array() {
         for entry in entries.iter().take(PER_KEY) {
-            let text = |name: &str| entry[name].as_str().map(String::from);
-            let jwk = match entry["kty"].as_str() {
-                Some("EC") => text("crv")
-                    .zip(text("x"))
-                    .zip(text("y"))
-                    .map(|((crv, x), y)| PublicJwk::Ec { crv, x, y }),
-                Some("OKP") => text("crv")
-                    .zip(text("x"))
-                    .map(|(crv, x)| PublicJwk::Okp { crv, x }),
-                Some("AKP") => text("alg")
-                    .zip(text("pub"))
-                    .map(|(alg, public)| PublicJwk::Akp { alg, public }),
-                Some("RSA") => text("n")
-                    .zip(text("e"))
-                    .map(|(n, e)| PublicJwk::Rsa { n, e }),
-                _ => None,
-            };
-            if let Some(jwk) = jwk {
+            if let Some(jwk) = public_jwk(entry) {
                 let thumbprint = jwk.thumbprint();
                 assert_eq!(
                     thumbprint.len(),

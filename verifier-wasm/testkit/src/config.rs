@@ -1,13 +1,39 @@
 //! JWKS documents, provider objects and configurations around the fixture issuer.
 
 use serde_json::{Value, json};
-use verifier_core::{Algorithm, Config, Jwks, Provider};
+use verifier_core::{Algorithm, Config, Jwks, Provider, PublicJwk};
 
 use crate::{AUDIENCE, ISSUER, PROVIDER};
 
 /// A JWKS document with these keys.
 pub fn jwks(keys: &[Value]) -> String {
     json!({ "keys": keys }).to_string()
+}
+
+/// The RFC 7638 members of a JWK (what its thumbprint covers); `None` for an unknown `kty` or
+/// a required member that is missing or not a string.
+pub fn public_jwk(jwk: &Value) -> Option<PublicJwk> {
+    let text = |name: &str| jwk[name].as_str().map(String::from);
+    match jwk["kty"].as_str()? {
+        "EC" => Some(PublicJwk::Ec {
+            crv: text("crv")?,
+            x: text("x")?,
+            y: text("y")?,
+        }),
+        "OKP" => Some(PublicJwk::Okp {
+            crv: text("crv")?,
+            x: text("x")?,
+        }),
+        "AKP" => Some(PublicJwk::Akp {
+            alg: text("alg")?,
+            public: text("pub")?,
+        }),
+        "RSA" => Some(PublicJwk::Rsa {
+            n: text("n")?,
+            e: text("e")?,
+        }),
+        _ => None,
+    }
 }
 
 /// The provider object of the test configuration: issuer [`ISSUER`], audience [`AUDIENCE`], the

@@ -40,6 +40,26 @@ pub fn jwt_simple_at_jwt() -> HeaderOptions {
     }
 }
 
+/// Mints a token over `claims` (`typ: at+jwt`) with the jwt-simple key pair `pair` under its
+/// RFC 7638 thumbprint as `kid`, as the issuer does; gives `(kid, token, public JWK as JSON)`.
+///
+/// A macro because jwt-simple's key pair types share no trait; the caller needs
+/// `jwt_simple::prelude::*` in scope and `serde_json` among its dependencies.
+#[macro_export]
+macro_rules! jwt_simple_mint {
+    ($pair:expr, $claims:expr) => {{
+        let pair = $pair;
+        let kid = pair.public_key().jwk_thumbprint();
+        let pair = pair.with_key_id(&kid);
+        let token = pair
+            .sign_with_options($claims, &$crate::jwt_simple_at_jwt())
+            .expect("jwt-simple signs");
+        let jwk: ::serde_json::Value =
+            ::serde_json::from_str(&pair.public_key().to_jwk()).expect("jwt-simple exports JSON");
+        (kid, token, jwk)
+    }};
+}
+
 /// jwt-simple's view of the RSA test key (the key of [`Signer::rs256`](crate::Signer::rs256)).
 pub fn rs256_jwt_simple_pair() -> &'static RS256KeyPair {
     use rsa::pkcs8::EncodePrivateKey as _;
@@ -54,18 +74,18 @@ pub fn rs256_jwt_simple_pair() -> &'static RS256KeyPair {
 
 #[cfg(test)]
 mod tests {
-    use jwt_simple::prelude::RSAKeyPairLike as _;
+    use jwt_simple::prelude::*;
 
-    use super::*;
-    use crate::{Signer, code, provider};
+    use crate::{Signer, code, jwt_simple_claims, provider, public_jwk, rs256_jwt_simple_pair};
 
     #[test]
     fn jwt_simple_and_the_signer_share_the_rsa_key() {
-        let p = provider(&[Signer::rs256().jwk()]);
-        let pair = rs256_jwt_simple_pair().clone().with_key_id("rs256-1");
-        let token = pair
-            .sign_with_options(jwt_simple_claims("instruments:read"), &jwt_simple_at_jwt())
-            .unwrap();
-        assert_eq!(code(&token, &p), "valid");
+        let (kid, token, jwk) = jwt_simple_mint!(
+            rs256_jwt_simple_pair().clone(),
+            jwt_simple_claims("instruments:read")
+        );
+        assert_eq!(public_jwk(&jwk).unwrap().thumbprint(), kid);
+        assert_eq!(public_jwk(&jwk), public_jwk(&Signer::rs256().jwk()));
+        assert_eq!(code(&token, &provider(&[jwk])), "valid");
     }
 }

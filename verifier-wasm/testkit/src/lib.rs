@@ -28,7 +28,7 @@ pub use checks::{bearer, check, check_at, code, code_at, denial, jwks_code, outc
 pub use claims::{claims, claims_text_with, claims_with, merge, nested};
 pub use config::{
     config_json, every_algorithm, jwks, local_jwks, parse_config, provider, provider_from,
-    provider_json, provider_with,
+    provider_json, provider_with, public_jwk,
 };
 pub use encoding::{b64, hex, padded, unb64, unhex, with_stray_bits};
 pub use hmac::{hmac, hs_token};

@@ -76,6 +76,19 @@ fn pss<D: 'static + Digest + DynDigest + Send + Sync>(
         .expect("RSA signing")
 }
 
+fn ml_dsa_sign<P: ml_dsa::MlDsaParams>(key: &ml_dsa::SigningKey<P>, message: &[u8]) -> Vec<u8> {
+    key.expanded_key()
+        .sign_deterministic(message, &[])
+        .expect("ML-DSA signing")
+        .encode()
+        .to_vec()
+}
+
+fn ml_dsa_jwk<P: ml_dsa::MlDsaParams>(key: &ml_dsa::SigningKey<P>, alg: &str) -> Value {
+    use ml_dsa::signature::Keypair as _;
+    json!({"kty": "AKP", "alg": alg, "pub": b64(key.verifying_key().encode())})
+}
+
 /// A deterministic signing key with a `kid`.
 pub struct Signer {
     /// The key id put in [`Signer::header`] and [`Signer::jwk`].
@@ -181,18 +194,8 @@ impl Signer {
                 Algorithm::Ps512 => pss::<sha2::Sha512>(key, message),
                 other => unreachable!("{other} on the RSA key"),
             },
-            Key::MlDsa44(key) => key
-                .expanded_key()
-                .sign_deterministic(message, &[])
-                .expect("ML-DSA-44 signing")
-                .encode()
-                .to_vec(),
-            Key::MlDsa65(key) => key
-                .expanded_key()
-                .sign_deterministic(message, &[])
-                .expect("ML-DSA-65 signing")
-                .encode()
-                .to_vec(),
+            Key::MlDsa44(key) => ml_dsa_sign(key, message),
+            Key::MlDsa65(key) => ml_dsa_sign(key, message),
         }
     }
 
@@ -229,14 +232,8 @@ impl Signer {
                 use rsa::traits::PublicKeyParts as _;
                 json!({"kty": "RSA", "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be())})
             }
-            Key::MlDsa44(key) => {
-                use ml_dsa::signature::Keypair as _;
-                json!({"kty": "AKP", "alg": "ML-DSA-44", "pub": b64(key.verifying_key().encode())})
-            }
-            Key::MlDsa65(key) => {
-                use ml_dsa::signature::Keypair as _;
-                json!({"kty": "AKP", "alg": "ML-DSA-65", "pub": b64(key.verifying_key().encode())})
-            }
+            Key::MlDsa44(key) => ml_dsa_jwk(key, self.alg()),
+            Key::MlDsa65(key) => ml_dsa_jwk(key, self.alg()),
         }
     }
 
@@ -259,6 +256,13 @@ impl Signer {
     /// The issuer's header: `{"alg", "typ": "at+jwt", "kid"}`.
     pub fn header(&self) -> Value {
         json!({"alg": self.alg(), "typ": "at+jwt", "kid": self.kid})
+    }
+
+    /// [`Signer::header`] with `changes` merged in (a `null` REMOVES the member).
+    pub fn header_with(&self, changes: Value) -> Value {
+        let mut header = self.header();
+        crate::merge(&mut header, changes);
+        header
     }
 
     /// A token with the issuer's header and these claims.
