@@ -54,6 +54,7 @@ use clock::Clock;
 use keys::{KeyError, KeySettings, Keyring};
 use metrics::Metrics;
 use ops::Ctx;
+use ops::mint::Minter;
 use ui::UiResources;
 
 /// Why the server could not get ready to serve.
@@ -107,14 +108,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         issuer: IssuerUrl,
     ) -> Result<Self, BootstrapError> {
-        keys::ensure_ready(
-            &store,
-            keys.sealer.as_ref(),
-            keys.alg,
-            &keys.rotation,
-            clock.now(),
-        )
-        .await?;
+        keys::ensure_ready(&store, &keys, clock.now()).await?;
         let hasher = SecretHasher::load(&store).await?;
         let audit = Audit::new(store.clone(), Arc::clone(&clock));
         Ok(Self {
@@ -142,6 +136,14 @@ impl AppState {
             store: &self.store,
             audit: &self.audit,
             now: self.clock.now(),
+        }
+    }
+
+    /// What tokens are minted with.
+    pub fn minter(&self) -> Minter<'_> {
+        Minter {
+            keyring: &self.keyring,
+            issuer: &self.issuer,
         }
     }
 

@@ -196,34 +196,27 @@ impl Attempt {
 pub(super) async fn require_admin(
     State(state): State<AppState>,
     peer: Peer,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("", MatchedPath::as_str)
-        .to_owned();
-    let method = request.method().clone();
+    let (mut parts, body) = request.into_parts();
+    let (route, method) = (matched_route(&parts), &parts.method);
     // A bearer header wins over a cookie: it is what a script means to use.
-    let credential_id = if request.headers().contains_key(AUTHORIZATION) {
-        let token = bearer_token(request.headers());
-        present(&state, peer, token, &route, &method).await
+    let credential_id = if parts.headers.contains_key(AUTHORIZATION) {
+        let token = bearer_token(&parts.headers);
+        present(&state, peer, token, route, method).await
     } else {
-        let uri = request.uri().clone();
-        match check_session(&state, &peer, request.headers(), &method, &uri, &route).await {
+        match check_session(&state, &peer, &parts).await {
             Ok(Some((_, session))) => Ok(session.credential_id),
             // Neither a bearer header nor a session cookie: nothing was presented.
-            Ok(None) => Err(no_credential(&state, &peer, &route, &method)),
+            Ok(None) => Err(no_credential(&state, &peer, route, method)),
             Err(err) => Err(err),
         }
     };
     match credential_id {
         Ok(credential_id) => {
-            request
-                .extensions_mut()
-                .insert(AdminIdentity { credential_id });
-            next.run(request).await
+            parts.extensions.insert(AdminIdentity { credential_id });
+            next.run(Request::from_parts(parts, body)).await
         }
         Err(err) => err.into_response(),
     }
@@ -235,6 +228,14 @@ fn no_credential(state: &AppState, peer: &Peer, route: &str, method: &Method) ->
     state.metrics.count_admin_auth_failure();
     tracing::debug!(source = %peer.label(), route, method = method.as_str(), "admin request without a credential refused");
     AdminError::MissingCredential
+}
+
+/// The template of the route `request` matched (empty outside one), as audit records name it.
+fn matched_route(request: &Parts) -> &str {
+    request
+        .extensions
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str)
 }
 
 /// One [`Attempt`] with `presented`, from its throttle check to its verdict.
@@ -262,11 +263,10 @@ async fn present(
 pub(super) async fn check_session(
     state: &AppState,
     peer: &Peer,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    route: &str,
+    request: &Parts,
 ) -> Result<Option<(SessionKey, Session)>, AdminError> {
+    let (headers, method, uri) = (&request.headers, &request.method, &request.uri);
+    let route = matched_route(request);
     let cookies = session_cookies(headers);
     if cookies.is_empty() {
         return Ok(None);

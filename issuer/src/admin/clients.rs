@@ -153,10 +153,9 @@ async fn issue_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TokenResponse>, AdminError> {
     let request: IssueToken = parse_body(body)?.unwrap_or_default();
-    let (keyring, issuer) = (&state.keyring, &state.issuer);
     let scope = request.scope.as_deref();
     let (client, minted) =
-        mint::mint_for(state.ctx(), keyring, issuer, &admin.caller(), &id, scope).await?;
+        mint::mint_for(state.ctx(), state.minter(), &admin.caller(), &id, scope).await?;
     // As the token endpoint's 200s are counted by the public router's metrics layer.
     state.metrics.count_token_issued();
     tracing::info!(client_id = %client.id, jti = %minted.jti, actor = %admin.actor, "admin had a token issued to a client");

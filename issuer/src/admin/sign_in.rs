@@ -28,9 +28,10 @@
 //! `127.0.0.1`).
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{MatchedPath, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -192,12 +193,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 async fn current(
     State(state): State<AppState>,
     peer: Peer,
-    method: Method,
-    uri: Uri,
-    route: MatchedPath,
-    headers: HeaderMap,
+    request: Parts,
 ) -> Result<Json<SessionInfo>, AdminError> {
-    match check_session(&state, &peer, &headers, &method, &uri, route.as_str()).await? {
+    match check_session(&state, &peer, &request).await? {
         Some((_, session)) => Ok(Json(SessionInfo::of(&session))),
         None => Err(AdminError::SessionRequired),
     }
@@ -206,12 +204,9 @@ async fn current(
 async fn sign_out(
     State(state): State<AppState>,
     peer: Peer,
-    method: Method,
-    uri: Uri,
-    route: MatchedPath,
-    headers: HeaderMap,
+    request: Parts,
 ) -> Result<Response, AdminError> {
-    match check_session(&state, &peer, &headers, &method, &uri, route.as_str()).await {
+    match check_session(&state, &peer, &request).await {
         Ok(Some((key, session))) => {
             state.sessions.remove(&key);
             let admin = AdminContext::new(&session.credential_id, &peer);

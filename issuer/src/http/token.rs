@@ -42,21 +42,14 @@ async fn token(
         id: client.id.as_str().to_owned(),
         source: peer.label(),
     };
-    let (keyring, issuer) = (&state.keyring, &state.issuer);
-    let minted = mint::mint(
-        state.ctx(),
-        keyring,
-        issuer,
-        &caller,
-        &client,
-        form.scope.as_deref(),
-    )
-    .await
-    .map_err(|err| match err {
-        OpError::Scope(err) => ErrorResponse::from(scope_error(err)),
-        OpError::Audit(err) => ErrorResponse::from(err),
-        other => ErrorResponse::from(OAuthError::from(other)),
-    })?;
+    let scope = form.scope.as_deref();
+    let minted = mint::mint(state.ctx(), state.minter(), &caller, &client, scope)
+        .await
+        .map_err(|err| match err {
+            OpError::Scope(err) => ErrorResponse::from(scope_error(err)),
+            OpError::Audit(err) => ErrorResponse::from(err),
+            other => ErrorResponse::from(OAuthError::from(other)),
+        })?;
     Ok(Json(minted.response))
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Jwk, KeyError, KeySealer, PrivateKey, SigningAlg};
+use super::{Jwk, KeyError, KeySealer, KeySettings, PrivateKey, SigningAlg};
 use crate::clock::UnixTime;
 use crate::store::{NewKeyRecord, Promotion, PublishedKeyRecord, Store};
 
@@ -118,12 +118,11 @@ pub enum Urgency {
 /// the requested algorithm at once rather than keep signing with one the gateway may not accept.
 pub async fn ensure_ready(
     store: &Store,
-    sealer: &dyn KeySealer,
-    alg: SigningAlg,
-    policy: &RotationPolicy,
+    settings: &KeySettings,
     now: UnixTime,
 ) -> Result<String, KeyError> {
-    let current = ensure_current(store, sealer, alg, policy, now).await?;
+    let (sealer, alg) = (settings.sealer.as_ref(), settings.alg);
+    let current = ensure_current(store, settings, now).await?;
     let keys = published(store).await?;
     match keys.iter().find(|key| key.info.status == KeyStatus::Next) {
         Some(next) if next.alg == alg => {}
@@ -145,11 +144,10 @@ pub async fn ensure_ready(
 
 async fn ensure_current(
     store: &Store,
-    sealer: &dyn KeySealer,
-    alg: SigningAlg,
-    policy: &RotationPolicy,
+    settings: &KeySettings,
     now: UnixTime,
 ) -> Result<String, KeyError> {
+    let (sealer, alg) = (settings.sealer.as_ref(), settings.alg);
     if let Some(current) = store.current_key().await? {
         if current.alg == alg.as_str() {
             return Ok(current.kid);
@@ -160,6 +158,7 @@ async fn ensure_current(
             configured_alg = %alg,
             "current signing key uses another algorithm; rotating"
         );
+        let policy = &settings.rotation;
         return rotate(store, sealer, alg, policy, now, Urgency::Emergency).await;
     }
     let record = new_key(sealer, alg, now).await?;

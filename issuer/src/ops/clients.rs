@@ -9,25 +9,13 @@ use crate::clients::{
     self, Audience, Client, ClientId, ClientSecret, NewClient, SecretHasher, Ttl,
 };
 use crate::scope::Scope;
+use crate::store::{ClientRecord, Store};
 
 /// Audience of clients registered without one.
 pub const DEFAULT_AUDIENCE: &str = "quantjourney";
 
 /// Token lifetime of clients registered without one, in seconds.
 pub const DEFAULT_TTL_SECS: u64 = 300;
-
-const CREATED: Action = Action {
-    own: "client.created",
-    admin: "admin.client.created",
-};
-const DISABLED: Action = Action {
-    own: "client.disabled",
-    admin: "admin.client.disabled",
-};
-const SECRET_ROTATED: Action = Action {
-    own: "client.secret_rotated",
-    admin: "admin.client.secret_rotated",
-};
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -90,8 +78,15 @@ pub(crate) fn target(id: &str) -> String {
 
 /// A client id from a request that names an existing client: one that is not even well formed
 /// names none.
-pub(crate) fn named(id: &str) -> Result<ClientId, OpError> {
+fn named(id: &str) -> Result<ClientId, OpError> {
     ClientId::parse(id).map_err(|_| OpError::NotFound)
+}
+
+/// The id and stored record of the client a request names.
+pub(crate) async fn stored(store: &Store, id: &str) -> Result<(ClientId, ClientRecord), OpError> {
+    let id = named(id)?;
+    let record = store.client(id.as_str()).await?;
+    Ok((id, record.ok_or(OpError::NotFound)?))
 }
 
 fn invalid(err: impl std::fmt::Display) -> OpError {
@@ -114,7 +109,8 @@ pub async fn register(
         "ttl": request.ttl,
     });
     let result = register_checked(ctx, hasher, request).await;
-    ctx.settle(caller, CREATED, &target, detail, result).await
+    ctx.settle(caller, Action::CLIENT_CREATED, &target, detail, result)
+        .await
 }
 
 async fn register_checked(
@@ -168,8 +164,14 @@ pub async fn disable(ctx: Ctx<'_>, caller: &Caller, id: &str) -> Result<ClientId
         Ok(id)
     }
     .await;
-    ctx.settle(caller, DISABLED, &target(id), json!({}), result)
-        .await
+    ctx.settle(
+        caller,
+        Action::CLIENT_DISABLED,
+        &target(id),
+        json!({}),
+        result,
+    )
+    .await
 }
 
 /// Gives the client `id` a new secret, returned once; the old one stops working.
@@ -180,12 +182,7 @@ pub async fn rotate_secret(
     id: &str,
 ) -> Result<(ClientId, ClientSecret), OpError> {
     let result = async {
-        let id = named(id)?;
-        let record = ctx
-            .store
-            .client(id.as_str())
-            .await?
-            .ok_or(OpError::NotFound)?;
+        let (id, record) = stored(ctx.store, id).await?;
         if record.auth_method != AuthMethod::ClientSecret.as_str() {
             return Err(OpError::WrongAuthMethod);
         }
@@ -197,6 +194,12 @@ pub async fn rotate_secret(
         Ok((id, secret))
     }
     .await;
-    ctx.settle(caller, SECRET_ROTATED, &target(id), json!({}), result)
-        .await
+    ctx.settle(
+        caller,
+        Action::SECRET_ROTATED,
+        &target(id),
+        json!({}),
+        result,
+    )
+    .await
 }

@@ -6,15 +6,6 @@ use serde_json::json;
 use super::{Action, Caller, Ctx, OpError};
 use crate::keys::{self, KeyError, KeySettings, Maintenance, Urgency};
 
-const ROTATED: Action = Action {
-    own: "key.rotated",
-    admin: "admin.key.rotated",
-};
-const PURGED: Action = Action {
-    own: "key.purged",
-    admin: "admin.key.purged",
-};
-
 /// Rotates now: the next key signs (or, with [`Urgency::Emergency`], a brand-new one), and a
 /// fresh next key is published. Returns the kid that signs from now on.
 ///
@@ -32,7 +23,8 @@ pub async fn rotate(
         "alg": settings.alg.as_str(),
         "emergency": urgency == Urgency::Emergency,
     });
-    ctx.settle(caller, ROTATED, &target, detail, result).await
+    ctx.settle(caller, Action::KEY_ROTATED, &target, detail, result)
+        .await
 }
 
 async fn rotate_now(
@@ -48,7 +40,7 @@ async fn rotate_now(
         .map_err(KeyError::from)?
         .is_none()
     {
-        keys::ensure_ready(ctx.store, sealer, settings.alg, &settings.rotation, ctx.now).await?;
+        keys::ensure_ready(ctx.store, settings, ctx.now).await?;
     }
     Ok(keys::rotate(
         ctx.store,
@@ -76,13 +68,19 @@ pub async fn maintain(ctx: Ctx<'_>, settings: &KeySettings) -> Result<Maintenanc
     for kid in &done.purged {
         tracing::info!(%kid, "removed a retired key: every token it signed has expired");
         let _ = ctx
-            .settle(&Caller::Scheduler, PURGED, kid, json!({}), Ok(()))
+            .settle(
+                &Caller::Scheduler,
+                Action::KEY_PURGED,
+                kid,
+                json!({}),
+                Ok(()),
+            )
             .await;
     }
     if let Some(kid) = &done.rotated_to {
         let detail = json!({"alg": settings.alg.as_str(), "reason": "scheduled"});
         let _ = ctx
-            .settle(&Caller::Scheduler, ROTATED, kid, detail, Ok(()))
+            .settle(&Caller::Scheduler, Action::KEY_ROTATED, kid, detail, Ok(()))
             .await;
     }
     Ok(done)

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::clients::{named, target};
+use super::clients::{stored, target};
 use super::{Action, Caller, Ctx, OpError};
 use crate::access_token;
 use crate::audit::Outcome;
@@ -13,12 +13,14 @@ use crate::config::IssuerUrl;
 use crate::keys::Keyring;
 use crate::random::random_base64url;
 
-/// A token is recorded by its `jti` when the client asked for it, and against the client (the
-/// `jti` in the detail) when an operator did.
-const ISSUED: Action = Action {
-    own: "token.issued",
-    admin: "admin.client.token_issued",
-};
+/// What a token is signed with and says who issued it: the current key and our `iss`.
+#[derive(Debug, Clone, Copy)]
+pub struct Minter<'a> {
+    /// Hands out the current signing key.
+    pub keyring: &'a Keyring,
+    /// The `iss` of every token.
+    pub issuer: &'a IssuerUrl,
+}
 
 /// The RFC 6749 §5.1 answer carrying a new token.
 #[derive(Debug, Serialize)]
@@ -43,17 +45,16 @@ pub struct Minted {
 /// before it is handed out.
 pub async fn mint(
     ctx: Ctx<'_>,
-    keyring: &Keyring,
-    issuer: &IssuerUrl,
+    minter: Minter<'_>,
     caller: &Caller,
     client: &Client,
     requested: Option<&str>,
 ) -> Result<Minted, OpError> {
     let scope = client.scope.narrow(requested)?;
-    let signer = keyring.signer(ctx.store).await?;
+    let signer = minter.keyring.signer(ctx.store).await?;
     // 128 bits: unguessable and collision-free for the life of the revocation table.
     let jti = random_base64url::<16>()?;
-    let claims = access_token::claims(issuer, client, &scope, jti.clone(), ctx.now);
+    let claims = access_token::claims(minter.issuer, client, &scope, jti.clone(), ctx.now);
     let exp = claims.expires_at.map(|at| at.as_secs());
     let access_token = signer.sign_access_token(claims)?;
     let mut detail = json!({
@@ -74,7 +75,13 @@ pub async fn mint(
     // No token leaves without its record committed: if the trail cannot be written the
     // signed token is dropped and the caller gets 503 (and retries), never an unaudited token.
     let recorded = ctx
-        .record(caller, ISSUED, &target, Outcome::Success, detail)
+        .record(
+            caller,
+            Action::TOKEN_ISSUED,
+            &target,
+            Outcome::Success,
+            detail,
+        )
         .await;
     if let Err(err) = recorded {
         tracing::error!(client_id = %client.id, %jti, error = %err, code = err.code(), "token not issued: cannot audit it");
@@ -98,23 +105,18 @@ pub async fn mint(
 /// too; the client comes back with the token.
 pub async fn mint_for(
     ctx: Ctx<'_>,
-    keyring: &Keyring,
-    issuer: &IssuerUrl,
+    minter: Minter<'_>,
     caller: &Caller,
     id: &str,
     requested: Option<&str>,
 ) -> Result<(Client, Minted), OpError> {
     let result = async {
-        let record = ctx
-            .store
-            .client(named(id)?.as_str())
-            .await?
-            .ok_or(OpError::NotFound)?;
+        let (_, record) = stored(ctx.store, id).await?;
         if record.disabled_at.is_some() {
             return Err(OpError::Disabled);
         }
         let client = Client::try_from(record)?;
-        let minted = mint(ctx, keyring, issuer, caller, &client, requested).await?;
+        let minted = mint(ctx, minter, caller, &client, requested).await?;
         Ok((client, minted))
     }
     .await;
@@ -123,7 +125,7 @@ pub async fn mint_for(
         Ok(_) | Err(OpError::Audit(_)) => result,
         Err(_) => {
             let detail = json!({ "scope": requested });
-            ctx.settle(caller, ISSUED, &target(id), detail, result)
+            ctx.settle(caller, Action::TOKEN_ISSUED, &target(id), detail, result)
                 .await
         }
     }

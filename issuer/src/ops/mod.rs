@@ -106,6 +106,32 @@ pub struct Action {
     pub admin: &'static str,
 }
 
+/// The actions operations record: stable names, never renamed.
+impl Action {
+    /// A token minted (by its `jti` for the client, against the client for an operator).
+    pub const TOKEN_ISSUED: Self = Self::new("token.issued", "admin.client.token_issued");
+    /// A client registered.
+    pub const CLIENT_CREATED: Self = Self::new("client.created", "admin.client.created");
+    /// A client disabled.
+    pub const CLIENT_DISABLED: Self = Self::new("client.disabled", "admin.client.disabled");
+    /// A client's secret replaced.
+    pub const SECRET_ROTATED: Self =
+        Self::new("client.secret_rotated", "admin.client.secret_rotated");
+    /// A signing key rotation.
+    pub const KEY_ROTATED: Self = Self::new("key.rotated", "admin.key.rotated");
+    /// A retired key deleted (by the scheduler).
+    pub const KEY_PURGED: Self = Self::new("key.purged", "admin.key.purged");
+    /// One token revoked.
+    pub const TOKEN_REVOKED: Self = Self::new("token.revoked", "admin.token.revoked");
+    /// Every token of a client revoked.
+    pub const CLIENT_REVOKED: Self =
+        Self::new("client.tokens_revoked", "admin.client.tokens_revoked");
+
+    const fn new(own: &'static str, admin: &'static str) -> Self {
+        Self { own, admin }
+    }
+}
+
 impl Ctx<'_> {
     /// Appends the record of `action`, done by `caller` to `target`.
     async fn record(

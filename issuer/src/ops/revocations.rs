@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::clients::{named, target};
+use super::clients::{stored, target};
 use super::{Action, Caller, Ctx, OpError};
 use crate::access_token;
 use crate::clients::{Client, ClientId, MAX_TTL_SECS};
@@ -19,15 +19,6 @@ const MAX_JTI_LEN: usize = 256;
 /// Added to a client's token lifetime when a whole-client revocation may be forgotten: the
 /// gateways' clock skew allowance.
 const CLIENT_REVOCATION_SLACK_SECS: u64 = 60;
-
-const TOKEN_REVOKED: Action = Action {
-    own: "token.revoked",
-    admin: "admin.token.revoked",
-};
-const CLIENT_REVOKED: Action = Action {
-    own: "client.tokens_revoked",
-    admin: "admin.client.tokens_revoked",
-};
 
 /// A client all of whose tokens issued before `revoked_before` are revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,8 +74,14 @@ pub async fn revoke_token(
     let target = if valid_jti(jti) { jti } else { "(invalid jti)" };
     // The revocation stands even when its record fails; a client retrying finds nothing new to
     // revoke and writes the missing record.
-    ctx.settle(caller, TOKEN_REVOKED, target, json!({ "exp": exp }), result)
-        .await?;
+    ctx.settle(
+        caller,
+        Action::TOKEN_REVOKED,
+        target,
+        json!({ "exp": exp }),
+        result,
+    )
+    .await?;
     ctx.store.purge_expired_revocations(ctx.now).await?;
     Ok(())
 }
@@ -116,7 +113,7 @@ pub async fn revoke_presented(
         let recorded = ctx
             .record(
                 &caller,
-                TOKEN_REVOKED,
+                Action::TOKEN_REVOKED,
                 &valid.jti,
                 crate::audit::Outcome::Failure,
                 detail,
@@ -144,17 +141,12 @@ pub async fn revoke_client(
         Ok(done) => json!({ "revoked_before": done.revoked_before }),
         Err(_) => json!({}),
     };
-    ctx.settle(caller, CLIENT_REVOKED, &target(id), detail, result)
+    ctx.settle(caller, Action::CLIENT_REVOKED, &target(id), detail, result)
         .await
 }
 
 async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, OpError> {
-    let id = named(id)?;
-    let record = ctx
-        .store
-        .client(id.as_str())
-        .await?
-        .ok_or(OpError::NotFound)?;
+    let (id, record) = stored(ctx.store, id).await?;
     // `iat` has whole seconds: a token issued earlier in this very second must be caught too;
     // and another replica may accept the client's cached record for up to `CLIENT_RECHECK`
     // after a disable, so tokens it issues meanwhile are covered as well.

@@ -14,7 +14,7 @@ const ADD_LOCK_ADMIN: &str =
 const LOCK_ADMIN: &str = "UPDATE locks SET taken = taken + 1 WHERE name = 'admin'";
 
 /// An admin credential that has not been revoked: its id and the SHA-256 of its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ActiveAdminCredential {
     /// The credential's public identifier (named in audit records as `admin:<id>`).
     pub id: String,
@@ -31,11 +31,7 @@ impl Store {
         hash: &[u8],
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        sqlx::query(ADD_LOCK_ADMIN).execute(&self.pool).await?;
-        let mut tx = self.pool.begin().await?;
-        // Writing first takes SQLite's write lock or PostgreSQL's row lock before the count is
-        // read, so a concurrent starter waits and then sees this credential.
-        sqlx::query(LOCK_ADMIN).execute(&mut *tx).await?;
+        let mut tx = self.admin_credentials_locked().await?;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM admin_credentials")
             .fetch_one(&mut *tx)
             .await?;
@@ -57,9 +53,7 @@ impl Store {
         hash: &[u8],
         now: UnixTime,
     ) -> Result<u64, StoreError> {
-        sqlx::query(ADD_LOCK_ADMIN).execute(&self.pool).await?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(LOCK_ADMIN).execute(&mut *tx).await?;
+        let mut tx = self.admin_credentials_locked().await?;
         let revoked =
             sqlx::query("UPDATE admin_credentials SET revoked_at = $1 WHERE revoked_at IS NULL")
                 .bind(to_sql_int(now, "revoked_at")?)
@@ -73,19 +67,23 @@ impl Store {
 
     /// Every credential that has not been revoked (normally one).
     pub async fn active_admin_credentials(&self) -> Result<Vec<ActiveAdminCredential>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, hash FROM admin_credentials WHERE revoked_at IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ActiveAdminCredential {
-                    id: row.try_get("id")?,
-                    hash: row.try_get("hash")?,
-                })
-            })
-            .collect()
+        .await?)
+    }
+
+    /// A transaction holding the credentials' lock. Writing first takes SQLite's write lock or
+    /// PostgreSQL's row lock before anything is read, so a concurrent writer waits and then
+    /// sees what this one did.
+    async fn admin_credentials_locked(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        sqlx::query(ADD_LOCK_ADMIN).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_ADMIN).execute(&mut *tx).await?;
+        Ok(tx)
     }
 }
 

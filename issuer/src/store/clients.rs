@@ -162,15 +162,11 @@ impl Store {
     /// Marks a client disabled (it can no longer authenticate); returns whether it exists.
     /// Disabling twice keeps the first time.
     pub async fn disable_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query(
+        let update = sqlx::query(
             "UPDATE clients SET disabled_at = COALESCE(disabled_at, $1) WHERE client_id = $2",
         )
-        .bind(to_sql_int(now, "disabled_at")?)
-        .bind(client_id)
-        .execute(&self.pool)
-        .await;
-        self.clients.forget(client_id);
-        Ok(result?.rows_affected() == 1)
+        .bind(to_sql_int(now, "disabled_at")?);
+        self.update_client(client_id, update).await
     }
 
     /// Replaces the secret hash of a `client_secret` client; returns whether one was changed.
@@ -179,14 +175,23 @@ impl Store {
         client_id: &str,
         secret_hash: &[u8],
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
+        let update = sqlx::query(
             "UPDATE clients SET secret_hash = $1 \
              WHERE client_id = $2 AND auth_method = 'client_secret'",
         )
-        .bind(secret_hash)
-        .bind(client_id)
-        .execute(&self.pool)
-        .await;
+        .bind(secret_hash);
+        self.update_client(client_id, update).await
+    }
+
+    /// Runs `update`, whose last placeholder is the client id, on `client_id`, and forgets the
+    /// record kept of it (even when the update failed: it may have happened); returns whether
+    /// a row changed.
+    async fn update_client<'q>(
+        &self,
+        client_id: &'q str,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<bool, StoreError> {
+        let result = update.bind(client_id).execute(&self.pool).await;
         self.clients.forget(client_id);
         Ok(result?.rows_affected() == 1)
     }
@@ -213,11 +218,8 @@ impl Store {
 
     /// Forgets used assertions that have expired (they would be refused anyway); returns how many.
     pub async fn purge_used_assertions(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM used_assertions WHERE expires_at <= $1")
-            .bind(to_sql_int(now, "expires_at")?)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        self.purge("DELETE FROM used_assertions WHERE expires_at <= $1", now)
+            .await
     }
 
     /// The longest token lifetime of any client, disabled ones included (0 with no clients).

@@ -26,7 +26,7 @@ pub struct NewKeyRecord {
 }
 
 /// The current signing key, private part included (still sealed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyRecord {
     /// RFC 7638 thumbprint of the public key.
     pub kid: String,
@@ -201,37 +201,20 @@ impl Store {
 
     /// The key that signs new tokens, if one exists.
     pub async fn current_key(&self) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT kid, alg, private_key, sealed_by FROM signing_keys WHERE status = 'current'",
         )
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(KeyRecord {
-                kid: row.try_get("kid")?,
-                alg: row.try_get("alg")?,
-                private_key: row.try_get("private_key")?,
-                sealed_by: row.try_get("sealed_by")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 
     /// Every key with a private part, for re-sealing under a new sealer.
     pub async fn sealed_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query("SELECT kid, alg, private_key, sealed_by FROM signing_keys")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(KeyRecord {
-                    kid: row.try_get("kid")?,
-                    alg: row.try_get("alg")?,
-                    private_key: row.try_get("private_key")?,
-                    sealed_by: row.try_get("sealed_by")?,
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as("SELECT kid, alg, private_key, sealed_by FROM signing_keys")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Replaces a key's sealed private part (same key, new sealer); returns whether it did.

@@ -177,6 +177,17 @@ fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
     })
 }
 
+impl Store {
+    /// Runs `DELETE ... WHERE <expiry> <= $1` at `now`; returns how many rows went.
+    async fn purge(&self, delete: &'static str, now: UnixTime) -> Result<u64, StoreError> {
+        let result = sqlx::query(delete)
+            .bind(to_sql_int(now, "expires_at")?)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+}
+
 /// Database integers are signed; Unix times and TTLs this program writes always fit.
 fn to_sql_int(value: u64, column: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange(column))

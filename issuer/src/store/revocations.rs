@@ -1,6 +1,7 @@
 //! Rows of the `revoked_tokens` table.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, from_sql_int, to_sql_int};
 use crate::clock::UnixTime;
@@ -29,11 +30,8 @@ impl Store {
 
     /// Forgets revocations of tokens that have expired anyway; returns how many.
     pub async fn purge_expired_revocations(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1")
-            .bind(to_sql_int(now, "expires_at")?)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        self.purge("DELETE FROM revoked_tokens WHERE expires_at <= $1", now)
+            .await
     }
 
     /// Whether `jti` has been revoked.
@@ -98,47 +96,30 @@ impl Store {
         now: UnixTime,
     ) -> Result<(Vec<RevokedToken>, Vec<RevokedClient>), StoreError> {
         let now = to_sql_int(now, "expires_at")?;
-        let tokens = sqlx::query(
+        let in_force = |select| sqlx::query(select).bind(now).fetch_all(&self.pool);
+        let tokens = in_force(
             "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1 \
              ORDER BY revoked_at, jti",
         )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(RevokedToken {
-                jti: row.try_get("jti")?,
-                exp: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let clients = sqlx::query(
+        .await?;
+        let clients = in_force(
             "SELECT client_id, revoked_before, expires_at FROM revoked_clients \
              WHERE expires_at > $1 ORDER BY client_id",
         )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(RevokedClient {
-                client_id: row.try_get("client_id")?,
-                revoked_before: from_sql_int(row.try_get("revoked_before")?, "revoked_before")?,
-                expires_at: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((tokens, clients))
+        .await?;
+        Ok((
+            tokens.iter().map(revoked_token).collect::<Result<_, _>>()?,
+            clients
+                .iter()
+                .map(revoked_client)
+                .collect::<Result<_, _>>()?,
+        ))
     }
 
     /// Forgets client revocations whose tokens have all expired; returns how many.
     pub async fn purge_expired_client_revocations(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM revoked_clients WHERE expires_at <= $1")
-            .bind(to_sql_int(now, "expires_at")?)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        self.purge("DELETE FROM revoked_clients WHERE expires_at <= $1", now)
+            .await
     }
 
     /// Whether `client_id`'s tokens issued at `iat` are revoked as a whole.
@@ -156,4 +137,19 @@ impl Store {
         .await?;
         Ok(row.is_some())
     }
+}
+
+fn revoked_token(row: &AnyRow) -> Result<RevokedToken, StoreError> {
+    Ok(RevokedToken {
+        jti: row.try_get("jti")?,
+        exp: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
+    })
+}
+
+fn revoked_client(row: &AnyRow) -> Result<RevokedClient, StoreError> {
+    Ok(RevokedClient {
+        client_id: row.try_get("client_id")?,
+        revoked_before: from_sql_int(row.try_get("revoked_before")?, "revoked_before")?,
+        expires_at: from_sql_int(row.try_get("expires_at")?, "expires_at")?,
+    })
 }
