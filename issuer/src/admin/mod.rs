@@ -1,11 +1,11 @@
 //! The admin port: the admin API, the admin UI's files and sign-in, and the admin credential
 //! and browser sessions they authenticate with.
 //!
-//! [`router`] serves `/health`, `/ready` and `/metrics` open, the UI's files open ([`ui`]), the
-//! UI's sign-in ([`sign_in`]), and every other `/admin/...` route behind the admin credential,
-//! as a bearer header or a UI session cookie ([`auth`]). The routes are thin: they parse the
+//! [`router`] serves `/health`, `/ready` and `/metrics` open, the UI's files open (`ui`), the
+//! UI's sign-in (`sign_in`), and every other `/admin/...` route behind the admin credential, as
+//! a bearer header or a UI session cookie (`auth`). The routes are thin: they parse the
 //! request, call an operation of [`crate::ops`] (which audits it) and map its error to an
-//! [`AdminError`](error::AdminError).
+//! `AdminError` (`error`), the one place admin answers are decided.
 
 mod audit;
 mod auth;

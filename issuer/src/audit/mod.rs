@@ -4,7 +4,7 @@
 //! Callers describe what happened with an [`AuditEvent`] and `await` [`Audit::record`], which
 //! returns once the record is committed: a response that depends on an event is sent only
 //! after the event is durable. Behind it one writer task per process commits records in
-//! groups ([`writer`]), each chained to the one before ([`chain`]) under a cross-process lock
+//! groups (`writer`), each chained to the one before ([`chain`]) under a cross-process lock
 //! (see `Store::append_audit`), so the chain stays whole with any number of replicas. What a
 //! record is and how the chain is hashed live below the store, in [`crate::trail`].
 //!
