@@ -180,8 +180,10 @@ impl Ctx<'_> {
             Caller::Admin { .. } => {
                 tracing::error!(error = %err, code = err.code(), action, "cannot write an admin audit record");
             }
+            // A client's only recorded success is revoking its own token (minting records its
+            // token itself): the line names the jti, as the revocation endpoint always has.
             Caller::Client { id, .. } => {
-                tracing::error!(client_id = %id, action, error = %err, code = err.code(), "cannot write the audit record");
+                tracing::error!(client_id = %id, jti = %target, error = %err, code = err.code(), "cannot audit a revocation");
             }
             Caller::Cli => {
                 tracing::error!(action, error = %err, code = err.code(), "cannot write the audit record");

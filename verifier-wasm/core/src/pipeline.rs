@@ -103,7 +103,7 @@ pub(crate) struct Route<'c> {
 pub(crate) struct Caller {
     /// Who it is, as forwarded upstream.
     pub(crate) identity: Identity,
-    /// The `kid` its token named; `None` on a cache hit (logs only).
+    /// The `kid` its token's header named; `None` on a cache hit (logs only).
     pub(crate) kid: Option<String>,
     /// Its token's `iat`, for whole-client revocation.
     pub(crate) iat: Option<f64>,
@@ -235,7 +235,8 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
         }
         let verified = self.verify(route, token)?;
         let lifetime = verified.claims.lifetime();
-        let kid = verified.kid.clone();
+        // The kid the token named (not the key's): what the denial's log line reports.
+        let kid = verified.header.kid.clone();
         let jti = route
             .provider
             .revocations

@@ -24,8 +24,9 @@ pub struct Provider {
     pub audiences: Vec<String>,
     /// Accept a token whatever its `aud` names. Never set by a filter configuration: only an
     /// issuer checking tokens it minted itself sets it, through
-    /// [`ProviderBuilder::dangerous_any_audience`].
-    pub any_audience: bool,
+    /// [`ProviderBuilder::dangerous_any_audience`] (not a public field, so no host can flip it
+    /// on a configured provider).
+    pub(crate) any_audience: bool,
     /// Algorithms accepted, whatever the token says.
     pub algorithms: Vec<Algorithm>,
     /// Required `typ`, or `None` to accept any (for third-party issuers).

@@ -849,3 +849,19 @@ fn denials_say_who_the_token_claimed_to_be_only_once_its_signature_held() {
     assert_eq!(d.facts.kid.as_deref(), Some(signer().kid.as_str()));
     assert_eq!((d.facts.iss, d.facts.sub), (None, None));
 }
+
+#[test]
+fn denials_report_the_kid_the_token_named_not_the_kid_of_the_key_that_verified_it() {
+    let config = config();
+    let mut header = signer().header();
+    header
+        .as_object_mut()
+        .expect("a header object")
+        .remove("kid");
+    // The provider's one key verifies a token that names no kid; the scope is missing.
+    let token = signer().token_with(&header, &claims());
+    let d = denial(post_write(&config, &token));
+    assert_eq!(d.error.code(), "insufficient_scope");
+    assert_eq!(d.facts.kid, None);
+    assert_eq!(d.facts.sub.as_deref(), claims()["sub"].as_str());
+}
