@@ -441,19 +441,35 @@ async fn keys_rotate(args: KeysRotateArgs) -> Result<(), CliError> {
 
 async fn keys_rotate_with(store: &Store, args: &KeysRotateArgs) -> Result<String, CliError> {
     let source = args.keys.master_key(&args.db.database_url);
-    let settings = KeySettings {
-        alg: args.keys.signing_alg,
-        rotation: args.keys.rotation()?,
-        sealer: keys::open_sealer(store, source).await?,
-    };
+    let sealer = keys::open_sealer(store, source).await?;
     let urgency = if args.emergency {
         Urgency::Emergency
     } else {
         Urgency::Planned
     };
-    let rotate =
-        async |ctx: Ctx<'_>| crate::ops::keys::rotate(ctx, &settings, &Caller::Cli, urgency).await;
-    Ok(as_operator(store, rotate).await?)
+    let alg = args.keys.signing_alg;
+    // Rotation settings that contradict each other are refused and recorded, like a failed
+    // rotation: the operator asked for one.
+    let rotated = match args.keys.rotation() {
+        Ok(rotation) => {
+            let settings = KeySettings {
+                alg,
+                rotation,
+                sealer,
+            };
+            let rotate = async |ctx: Ctx<'_>| {
+                crate::ops::keys::rotate(ctx, &settings, &Caller::Cli, urgency).await
+            };
+            as_operator(store, rotate).await
+        }
+        Err(error) => {
+            let refuse = async |ctx: Ctx<'_>| {
+                crate::ops::keys::refuse_rotation(ctx, &Caller::Cli, alg, urgency, error).await
+            };
+            as_operator(store, refuse).await
+        }
+    };
+    Ok(rotated?)
 }
 
 async fn keys_list(args: KeysListArgs) -> Result<(), CliError> {

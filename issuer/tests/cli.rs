@@ -202,6 +202,31 @@ fn keys_rotate_and_list() {
     );
 }
 
+#[test]
+fn a_rotation_refused_for_contradictory_settings_is_recorded() {
+    let (_dir, db) = temp_db();
+    let refused = Command::new(BIN)
+        .args(["keys", "rotate", "--emergency", "--database-url", &db])
+        .args(["--key-rotation-period", "60", "--jwks-max-age", "300"])
+        .output()
+        .expect("run issuer");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("at least the JWKS max-age"), "{stderr}");
+    let tail = issuer(&db, &["audit", "tail", "--json"]);
+    assert!(tail.status.success());
+    let records: Vec<Value> = String::from_utf8_lossy(&tail.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON record per line"))
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "key.rotated" && r["outcome"] == "failure"),
+        "{records:?}"
+    );
+}
+
 /// Kills the server if the test fails before shutting it down.
 struct Server(Child);
 

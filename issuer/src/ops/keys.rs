@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{Action, Caller, Ctx, OpError};
-use crate::keys::{self, KeyError, KeySettings, Maintenance, Urgency};
+use crate::keys::{self, KeyError, KeySettings, Maintenance, SigningAlg, Urgency};
 
 /// Rotates now: the next key signs (or, with [`Urgency::Emergency`], a brand-new one), and a
 /// fresh next key is published. Returns the kid that signs from now on.
@@ -18,9 +18,31 @@ pub async fn rotate(
     urgency: Urgency,
 ) -> Result<String, OpError> {
     let result = rotate_now(ctx, settings, urgency).await;
+    settle_rotation(ctx, caller, settings.alg, urgency, result).await
+}
+
+/// Records a rotation refused before it could start, because the rotation settings it was
+/// asked with are invalid, as [`rotate`] records one that failed.
+pub async fn refuse_rotation(
+    ctx: Ctx<'_>,
+    caller: &Caller,
+    alg: SigningAlg,
+    urgency: Urgency,
+    error: KeyError,
+) -> Result<String, OpError> {
+    settle_rotation(ctx, caller, alg, urgency, Err(error.into())).await
+}
+
+async fn settle_rotation(
+    ctx: Ctx<'_>,
+    caller: &Caller,
+    alg: SigningAlg,
+    urgency: Urgency,
+    result: Result<String, OpError>,
+) -> Result<String, OpError> {
     let target = result.as_deref().unwrap_or("signing_keys").to_owned();
     let detail = json!({
-        "alg": settings.alg.as_str(),
+        "alg": alg.as_str(),
         "emergency": urgency == Urgency::Emergency,
     });
     ctx.settle(caller, Action::KEY_ROTATED, &target, detail, result)
