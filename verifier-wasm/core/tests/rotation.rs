@@ -2,21 +2,14 @@
 //! refused as `kid_unknown` when it does not.
 
 use serde_json::json;
-use verifier_core::{Config, Decision, KeyState, Keys, Request, decide};
+use verifier_core::{Config, Decision, Request, decide};
 use verifier_testkit::*;
 
-struct Refetching<'c> {
-    inner: TestKeys<'c>,
-    allowed: bool,
-}
-
-impl Keys for Refetching<'_> {
-    fn state(&self, provider: &str) -> KeyState<'_> {
-        self.inner.state(provider)
-    }
-
-    fn may_refetch(&self, _provider: &str, _now: u64) -> bool {
-        self.allowed
+/// The test kit's ready keys, with a refetch `allowed` or not.
+fn refetching(config: &Config, allowed: bool) -> TestKeys<'_> {
+    TestKeys {
+        refetch: allowed,
+        ..TestKeys::ready(config)
     }
 }
 
@@ -37,10 +30,7 @@ fn setup() -> (Config, String, String) {
 #[test]
 fn unknown_kid_waits_for_fresh_keys_when_a_refetch_is_allowed() {
     let (config, rotated, known) = setup();
-    let keys = Refetching {
-        inner: TestKeys::ready(&config),
-        allowed: true,
-    };
+    let keys = refetching(&config, true);
     let request = Request {
         method: "GET",
         path: "/x",
@@ -65,10 +55,7 @@ fn unknown_kid_waits_for_fresh_keys_when_a_refetch_is_allowed() {
 #[test]
 fn unknown_kid_is_refused_when_no_refetch_is_allowed() {
     let (config, rotated, _) = setup();
-    let keys = Refetching {
-        inner: TestKeys::ready(&config),
-        allowed: false,
-    };
+    let keys = refetching(&config, false);
     let request = Request {
         method: "GET",
         path: "/x",
