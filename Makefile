@@ -25,6 +25,7 @@ PYTHON ?= python3
 
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 FILTER_WASM := $(TARGET_DIR)/wasm32-wasip1/release/verifier_envoy.wasm
+FILTER_RAW := $(TARGET_DIR)/wasm32-wasip1/release/deps/verifier_envoy.wasm
 # The JS package: wasm-bindgen's ES module (`--target web`: `init()` in browsers, `initSync` in Node).
 JS_PKG := $(TARGET_DIR)/js/verifier
 JS_WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/verifier_js.wasm
@@ -52,7 +53,7 @@ $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-re
 endef
 
 .PHONY: build build-native build-filter build-js run test bench bench-issuer bench-browser
-.PHONY: deps deps-rust deps-cc deps-envoy deps-bench deps-postgres deps-js deps-node deps-browser
+.PHONY: deps deps-rust deps-filter deps-cc deps-envoy deps-bench deps-postgres deps-js deps-node deps-browser
 .PHONY: fuzz-smoke deps-fuzz
 
 ## build ##################################################################################################
@@ -62,8 +63,11 @@ build: build-native build-filter build-js
 build-native: deps-cc
 	$(CARGO) build -j$(JOBS) --release -p issuer -p demo-upstream
 
-build-filter: deps-rust
+# cargo's output (deps/) is finished into the filter Envoy loads (verifier-wasm/envoy/finish.sh: only
+# the callbacks Envoy must call stay exported, then binaryen's optimiser).
+build-filter: deps-rust deps-filter
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p verifier-envoy
+	verifier-wasm/envoy/finish.sh "$(FILTER_RAW)" "$(FILTER_WASM)"
 
 # strip=debuginfo, not the profile's full strip: wasm-bindgen reads the target_features section.
 # The package is assembled beside the old one and swapped in, so a failed build leaves no half package.
@@ -91,7 +95,7 @@ run: build deps-envoy
 # Debug builds of the native binaries (no LTO: minutes saved); the filter is tested as shipped (release).
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 test: deps
-	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p verifier-envoy
+	$(MAKE) --no-print-directory build-filter
 	$(MAKE) --no-print-directory build-js
 	$(CARGO) build -j$(JOBS) -p issuer -p demo-upstream
 	$(CARGO) fmt --all -- --check
@@ -165,9 +169,16 @@ deps-fuzz: deps-cc
 bench: build-filter deps-cc deps-envoy deps-bench
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p noop-filter
 	$(CARGO) build -j$(JOBS) --release -p bench-tokens
+	mkdir -p $(TARGET_DIR)/bench
+	verifier-wasm/envoy/finish.sh $(TARGET_DIR)/wasm32-wasip1/release/noop_filter.wasm $(TARGET_DIR)/bench/lean_noop.wasm
+	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p verifier-envoy --features profile
+	verifier-wasm/envoy/finish.sh "$(FILTER_RAW)" $(TARGET_DIR)/bench/verifier_envoy_profile.wasm
+	$(MAKE) --no-print-directory build-filter
 	ENVOY_BIN=$(ENVOY_BIN) \
 	FILTER_WASM=$(FILTER_WASM) \
 	NOOP_WASM=$(TARGET_DIR)/wasm32-wasip1/release/noop_filter.wasm \
+	LEAN_NOOP_WASM=$(TARGET_DIR)/bench/lean_noop.wasm \
+	PROFILE_WASM=$(TARGET_DIR)/bench/verifier_envoy_profile.wasm \
 	TOKENS_BIN=$(TARGET_DIR)/release/bench-tokens \
 	envoy/bench.sh
 	$(MAKE) --no-print-directory bench-issuer
@@ -199,7 +210,13 @@ deps-bench:
 
 ## deps ###################################################################################################
 
-deps: deps-cc deps-rust deps-envoy deps-postgres deps-js deps-node deps-browser
+deps: deps-cc deps-rust deps-filter deps-envoy deps-postgres deps-js deps-node deps-browser
+
+# binaryen (wasm-metadce, wasm-opt) finishes the Envoy filter: Debian's package.
+deps-filter:
+	@if command -v wasm-opt >/dev/null && command -v wasm-metadce >/dev/null; then \
+	  echo "deps: $$(wasm-opt --version) present"; \
+	else $(call apt_install,binaryen); fi
 
 # wasm-bindgen-cli at exactly the wasm-bindgen crate's version (their schema must match). Not --locked:
 # its lock file names a webpki-roots release the registry may lack, and any semver-compatible one will do.

@@ -13,8 +13,13 @@ filters differ:
   ours-scope    the verifier; the same provider, the rule also requires scope instruments:read
   native        Envoy's jwt_authn; the same JWKS inline, no cache
   native-cache  jwt_authn with jwt_cache_config
-  native-rbac   jwt_authn (cache, payload_in_metadata) then the RBAC filter requiring the scope
-                instruments:read from the payload (a space-separated string)
+  native-rbac   the same work as ours-scope: jwt_authn (cache, payload_in_metadata, and the four
+                identity headers ours writes, by claim_to_headers) then the RBAC filter requiring the
+                scope instruments:read from the payload (a space-separated string)
+
+Every variant also has a route for `/bench/echo` that answers with the identity headers the auth
+filter wrote (`x-bench-identity`), so that bench.sh can show both sides forward the same identity
+before measuring; the measured requests go to `/api/v1/instruments`, which echoes nothing.
 
 Both filters get the same keys (`<tokens-dir>/jwks.json`, written by bench-tokens), the same issuer and
 audience, and neither forwards the Authorization header upstream (jwt_authn's `forward` and ours both
@@ -28,6 +33,14 @@ AUDIENCE = "quantjourney"
 SCOPE = "instruments:read"
 PAYLOAD_KEY = "jwt_payload"
 PROVIDER = "bench"
+# The identity headers ours writes (verifier_core::IDENTITY_HEADERS) and the claims they carry.
+IDENTITY_HEADERS = [
+    ("x-auth-subject", "sub"),
+    ("x-auth-client-id", "client_id"),
+    ("x-auth-scope", "scope"),
+    ("x-auth-issuer", "iss"),
+]
+ECHO_PATH = "/bench/echo"
 
 
 def wasm_filter(name, filename, configuration):
@@ -69,7 +82,7 @@ def ours(issuer, jwks, verifier_wasm, scopes):
     return [wasm_filter("verifier", verifier_wasm, json.dumps(config))]
 
 
-def native(issuer, jwks, cache, payload_in_metadata):
+def native(issuer, jwks, cache, payload_in_metadata, identity_headers=False):
     provider = {
         "issuer": issuer,
         "audiences": [AUDIENCE],
@@ -80,6 +93,10 @@ def native(issuer, jwks, cache, payload_in_metadata):
         provider["jwt_cache_config"] = {"jwt_cache_size": 10000}
     if payload_in_metadata:
         provider["payload_in_metadata"] = PAYLOAD_KEY
+    if identity_headers:
+        provider["claim_to_headers"] = [
+            {"header_name": header, "claim_name": claim} for header, claim in IDENTITY_HEADERS
+        ]
     return [
         {
             "name": "envoy.filters.http.jwt_authn",
@@ -136,7 +153,9 @@ def auth_filters(variant, issuer, jwks, verifier_wasm, noop_wasm):
     if variant == "native-cache":
         return native(issuer, jwks, cache=True, payload_in_metadata=False)
     if variant == "native-rbac":
-        return native(issuer, jwks, cache=True, payload_in_metadata=True) + [rbac_scope()]
+        return native(issuer, jwks, cache=True, payload_in_metadata=True, identity_headers=True) + [
+            rbac_scope()
+        ]
     raise SystemExit(f"envoy_config.py: unknown variant {variant!r}")
 
 
@@ -161,6 +180,19 @@ def main():
                     "name": "all",
                     "domains": ["*"],
                     "routes": [
+                        {
+                            "match": {"prefix": ECHO_PATH},
+                            "direct_response": {"status": 200, "body": {"inline_string": "ok"}},
+                            "response_headers_to_add": [
+                                {
+                                    "header": {
+                                        "key": "x-bench-identity",
+                                        "value": " | ".join(f"%REQ({h})%" for h, _ in IDENTITY_HEADERS),
+                                    },
+                                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                                }
+                            ],
+                        },
                         {
                             "match": {"prefix": "/"},
                             "direct_response": {"status": 200, "body": {"inline_string": "ok"}},

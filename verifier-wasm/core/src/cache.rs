@@ -1,7 +1,7 @@
 //! Verified-token cache: service tokens are reused for their whole lifetime, so a signature
 //! checked once need not be checked again on every request.
 //!
-//! An entry is keyed by the SHA-256 of the token and the provider, holds only what a decision
+//! An entry is keyed by the SHA-512/256 of the token and the provider, holds only what a decision
 //! needs (the identity, the numeric dates, and the `jti` when the provider has a revocation
 //! feed), and never outlives the token: the dates, the route's scopes and the revocation feed are
 //! re-checked on every hit, entries are dropped once expired, and the host
@@ -11,13 +11,16 @@
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
-use sha2::{Digest as _, Sha256};
+use alloc::sync::Arc;
+use sha2::{Digest as _, Sha512_256};
 
 use crate::claims::Lifetime;
 use crate::defaults::{DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_ENTRIES};
 use crate::identity::Identity;
 
-/// SHA-256 of the token: the cache key. A token is never stored.
+/// SHA-512/256 of the provider and the token: the cache key. A token is never stored. SHA-512/256
+/// rather than SHA-256: the same strength, and in wasm, where a hit's hash is most of the core's
+/// time, its 64-bit rounds over 128-byte blocks take about a third less time for a token.
 pub type TokenDigest = [u8; 32];
 
 /// Bookkeeping per entry beyond its strings, for the byte bound (two map nodes, the dates).
@@ -46,8 +49,8 @@ impl Default for CacheLimits {
 pub struct CachedToken {
     /// The provider it was verified for.
     pub provider: String,
-    /// The identity it carries.
-    pub identity: Identity,
+    /// The identity it carries (shared with the decisions made from it).
+    pub identity: Arc<Identity>,
     /// Its dates, re-checked on every hit.
     pub lifetime: Lifetime,
     /// The first second at which it is dead even with the provider's skew.
@@ -100,7 +103,7 @@ impl TokenCache {
 
     /// The key for `token` as presented for `provider`.
     pub fn digest(provider: &str, token: &str) -> TokenDigest {
-        let mut hash = Sha256::new();
+        let mut hash = Sha512_256::new();
         // Length-prefixed so that no (provider, token) pair can collide with another by shifting bytes.
         hash.update((provider.len() as u64).to_be_bytes());
         hash.update(provider.as_bytes());
@@ -209,12 +212,12 @@ mod tests {
         };
         CachedToken {
             provider: provider.to_string(),
-            identity: Identity {
+            identity: Arc::new(Identity {
                 subject: "svc.a".into(),
                 client_id: Some("svc.a".into()),
                 scope: "s".into(),
                 issuer: "i".into(),
-            },
+            }),
             lifetime,
             dead_at: lifetime.dead_at(0),
             jti: None,

@@ -8,6 +8,7 @@ use alloc::string::{String, ToString};
 
 use crate::error::{Untrusted, VerifyError};
 use crate::identity::Identity;
+use alloc::sync::Arc;
 
 /// The parts of a request the decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +28,7 @@ pub enum Decision {
     /// Let it through. Identity headers the caller sent are removed in every case.
     Allow {
         /// The verified identity to forward upstream; `None` on a public route.
-        identity: Option<Identity>,
+        identity: Option<Arc<Identity>>,
         /// Whether to remove the `Authorization` header before forwarding.
         strip_authorization: bool,
     },

@@ -68,7 +68,7 @@ pub use header::Header;
 pub use identity::{IDENTITY_HEADERS, Identity};
 pub use jwks::{Jwk, Jwks, JwksError, Skipped};
 pub use keys::{FeedState, KeyState, Keys};
-pub use pipeline::{decide, decide_cached};
+pub use pipeline::{Trace, decide, decide_cached, decide_traced};
 pub use policy::{FetchTarget, KeySource, Provider, ProviderBuilder, RemoteJwks, RevocationFeed};
 pub use refresh::{
     Compare, Freshness, FreshnessLine, FreshnessReport, ProviderDocument, ProviderFeed,

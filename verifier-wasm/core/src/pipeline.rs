@@ -16,6 +16,7 @@
 use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::cache::{CachedToken, TokenCache};
@@ -46,9 +47,22 @@ pub fn decide_cached(
     run(config, keys, Some(cache), request, now, &mut ())
 }
 
+/// Like [`decide_cached`], telling `trace` as each stage passes: how `explain` and a host's
+/// profiler observe the one pipeline the request path runs.
+pub fn decide_traced(
+    config: &Config,
+    keys: &impl Keys,
+    cache: &mut TokenCache,
+    request: &Request<'_>,
+    now: u64,
+    trace: &mut impl Trace,
+) -> Decision {
+    run(config, keys, Some(cache), request, now, trace)
+}
+
 /// What a run of the pipeline tells an observer, stage by stage. Details are closures, called
 /// only by an observer that keeps them.
-pub(crate) trait Trace {
+pub trait Trace {
     /// The rule at `index` applies.
     fn rule(&mut self, index: usize) {
         let _ = index;
@@ -101,8 +115,8 @@ pub(crate) struct Route<'c> {
 
 /// The caller, once its token has verified (now, or when it was cached).
 pub(crate) struct Caller {
-    /// Who it is, as forwarded upstream.
-    pub(crate) identity: Identity,
+    /// Who it is, as forwarded upstream (shared with the cache entry: a hit copies no string).
+    pub(crate) identity: Arc<Identity>,
     /// The `kid` its token's header named; `None` on a cache hit (logs only).
     pub(crate) kid: Option<String>,
     /// Its token's `iat`, for whole-client revocation.
@@ -209,7 +223,7 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
             (Some(cache), Some(digest)) => {
                 let hit = cache.get(digest, self.now).map(|e| {
                     let caller = Caller {
-                        identity: e.identity.clone(),
+                        identity: Arc::clone(&e.identity),
                         kid: None,
                         iat: e.lifetime.iat,
                         jti: e.jti.clone(),
@@ -242,14 +256,14 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
             .revocations
             .as_ref()
             .and(verified.claims.jti.clone());
-        let identity = Identity::from_claims(verified.claims);
+        let identity = Arc::new(Identity::from_claims(verified.claims));
         // Cached before the feed is consulted: what is cached is the verification, and every
         // hit consults the feed again (so a request that waits for the first feed is not
         // verified twice).
         if let (Some(cache), Some(digest)) = (&mut self.cache, digest) {
             let entry = CachedToken {
                 provider: route.name.to_owned(),
-                identity: identity.clone(),
+                identity: Arc::clone(&identity),
                 lifetime,
                 dead_at: lifetime.dead_at(route.provider.clock_skew_seconds),
                 jti: jti.clone(),

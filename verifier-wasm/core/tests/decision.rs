@@ -271,7 +271,7 @@ fn a_valid_token_with_the_scope_is_allowed_with_its_identity() {
     assert_eq!(
         decision,
         Decision::Allow {
-            identity: Some(expected.clone()),
+            identity: Some(std::sync::Arc::new(expected.clone())),
             strip_authorization: true
         }
     );
@@ -327,7 +327,7 @@ fn identity_of_a_third_party_token_without_client_id() {
         panic!("expected allow");
     };
     assert_eq!(
-        identity,
+        *identity,
         Identity {
             subject: String::new(),
             client_id: None,

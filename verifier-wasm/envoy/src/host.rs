@@ -9,9 +9,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{MapType, Status};
 
+use crate::profile::{self, HostCall};
+
 /// The host's wall clock in nanoseconds since the epoch (0 if the host cannot say).
 pub(crate) fn now_ns() -> u64 {
-    hostcalls::get_current_time()
+    profile::host_call(HostCall::Clock, hostcalls::get_current_time)
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -39,17 +41,10 @@ pub(crate) fn call_response_header(name: &str) -> Option<Vec<u8>> {
         .flatten()
 }
 
-/// Sets (or with `None` removes every instance of) a request header.
-pub(crate) fn set_request_header(name: &str, value: Option<&str>) {
-    if let Err(status) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
-        log::warn!("verifier: could not set header {name}: {status:?}");
-    }
-}
-
 /// Sends a local reply; the request never reaches the upstream.
 pub(crate) fn send_response(status: u16, headers: Vec<(&str, &str)>, body: &str) {
-    if let Err(s) = hostcalls::send_http_response(u32::from(status), headers, Some(body.as_bytes()))
-    {
+    let send = || hostcalls::send_http_response(u32::from(status), headers, Some(body.as_bytes()));
+    if let Err(s) = profile::host_call(HostCall::SendResponse, send) {
         log::error!("verifier: could not send the {status} reply: {s:?}");
     }
 }

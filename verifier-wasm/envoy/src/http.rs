@@ -6,10 +6,11 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use verifier_core::IDENTITY_HEADERS;
-use verifier_core::{Awaiting, Decision, Denial, Request, VerifyError, decide_cached};
+use verifier_core::{Awaiting, Decision, Denial, Request, VerifyError};
 
-use crate::head::RequestHead;
+use crate::head::{self, RequestHead};
 use crate::host;
+use crate::profile::{self, Step};
 use crate::state::{State, Waiting};
 
 /// What became of a request.
@@ -29,19 +30,29 @@ pub(crate) struct Http {
     pub(crate) state: Rc<RefCell<State>>,
 }
 
-impl Context for Http {
-    fn on_done(&mut self) -> bool {
-        // A stream that ends while waiting for keys must not be woken later. If the state is
-        // busy (a callback from inside another host call), the root's wake-up skips gone streams.
+impl Context for Http {}
+
+/// A stream that ends while waiting for keys must not be woken later. On drop (the SDK drops the
+/// context when Envoy deletes the stream), not in `on_done`: see [`Root`](crate::root::Root)'s
+/// drop. If the state is busy (a callback from inside another host call), the root's wake-up
+/// skips gone streams.
+impl Drop for Http {
+    fn drop(&mut self) {
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.waiting.retain(|w| w.context_id != self.context_id);
         }
-        true
     }
 }
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        crate::profile::request(|| self.request_headers())
+    }
+}
+
+impl Http {
+    /// Decides for the request whose headers arrived, or holds it.
+    fn request_headers(&mut self) -> Action {
         let now_ns = host::now_ns();
         let now_ms = now_ns / 1_000_000;
         let outcome = process(&self.state.borrow(), now_ns);
@@ -103,12 +114,6 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
         return Outcome::Responded;
     };
     let head = RequestHead::read();
-    // The upstream trusts these headers, so only this filter may set them.
-    for name in IDENTITY_HEADERS {
-        if head.has(name) {
-            host::set_request_header(name, None);
-        }
-    }
     let text = |name: &str| head.first(name).and_then(|v| std::str::from_utf8(v).ok());
     let method = text(":method").unwrap_or_default();
     let path = text(":path").unwrap_or_default();
@@ -132,7 +137,9 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
     let (decision, missed) = {
         let mut cache = state.cache.borrow_mut();
         let misses = cache.stats().misses;
-        let decision = decide_cached(config, state, &mut cache, &request, now_ms / 1000);
+        let decision = profile::step(Step::Decide, || {
+            profile::decide(config, state, &mut cache, &request, now_ms / 1000)
+        });
         (decision, cache.stats().misses != misses)
     };
     let mut metrics = state.metrics.borrow_mut();
@@ -146,17 +153,39 @@ pub(crate) fn process(state: &State, started_ns: u64) -> Outcome {
             identity,
             strip_authorization,
         } => {
-            for (name, value) in identity.iter().flat_map(|i| i.headers()) {
-                host::set_request_header(name, Some(value));
-            }
-            if strip_authorization {
-                host::set_request_header("authorization", None);
-            } else if let Some(value) =
-                authorization.filter(|_| head.values("authorization").nth(1).is_some())
-            {
-                // Replacing removes any second Authorization header the caller slipped in, so
-                // the upstream sees only the one the decision was made on.
-                host::set_request_header("authorization", Some(value));
+            let added = identity.as_ref().map(|i| i.headers()).unwrap_or_default();
+            let mut authorizations = 0;
+            let forwarded = profile::step(Step::Rewrite, || {
+                head.rewritten(
+                    |name| {
+                        // The upstream trusts the identity headers, so only this filter may set them.
+                        if IDENTITY_HEADERS.iter().any(|h| h.as_bytes() == name) {
+                            return true;
+                        }
+                        // Only the Authorization header the decision was made on goes upstream (any
+                        // second one the caller slipped in is dropped), and none when stripped.
+                        if name == b"authorization" {
+                            authorizations += 1;
+                            return strip_authorization || authorizations > 1;
+                        }
+                        false
+                    },
+                    &added,
+                )
+            });
+            if let Some(pairs) = forwarded {
+                if !head::write(&pairs) {
+                    // The request must not reach the upstream with a forged identity or a
+                    // token it was told to strip: refuse it rather than forward it unchanged.
+                    log::error!("verifier: the host refused the rewritten request headers");
+                    metrics.denied("headers_unwritable");
+                    host::send_response(
+                        503,
+                        vec![("content-type", "application/json")],
+                        r#"{"error":"temporarily_unavailable","code":"headers_unwritable","message":"the gateway could not write the request's identity headers"}"#,
+                    );
+                    return Outcome::Responded;
+                }
             }
             metrics.allowed();
             Outcome::Continue

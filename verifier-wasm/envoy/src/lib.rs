@@ -13,6 +13,7 @@ mod head;
 mod host;
 mod http;
 mod metrics;
+mod profile;
 mod root;
 mod shared;
 mod state;

@@ -432,18 +432,26 @@ fn record<D: Document>(
     }
 }
 
-impl Context for Root {
-    fn on_done(&mut self) -> bool {
-        // The VM is going away: hand any lease back, so another VM fetches without waiting for
-        // the lease to lapse.
+/// The VM is going away (the SDK drops the root context when Envoy deletes it): hand any lease
+/// back, so another VM fetches without waiting for the lease to lapse. Done on drop rather than
+/// in `on_done`, so that the filter need not export `proxy_on_done`, which Envoy would otherwise
+/// call into the VM for at the end of every request.
+impl Drop for Root {
+    fn drop(&mut self) {
+        let Ok(state) = self.state.try_borrow() else {
+            return;
+        };
+        if state.config.is_none() {
+            return;
+        }
         let now_ms = host::now_ms();
-        let state = self.state.borrow();
         for kind in DOCUMENTS {
             kind.release(&state, now_ms);
         }
-        true
     }
+}
 
+impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -522,6 +530,7 @@ impl RootContext for Root {
             metrics.flush(cache.stats());
             metrics.set("vm_memory_bytes", metrics::vm_memory_bytes());
         }
+        crate::profile::flush();
         if wake || !self.state.borrow().waiting.is_empty() {
             self.wake(now_ms);
         }

@@ -171,7 +171,7 @@ pub fn outcome(decision: &Decision) -> Outcome {
                     );
                 }
             }
-            Outcome::Allow(identity.clone(), *strip_authorization)
+            Outcome::Allow(identity.as_deref().cloned(), *strip_authorization)
         }
         Decision::Deny(denial) => {
             check_denial(denial);
