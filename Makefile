@@ -162,10 +162,14 @@ deps-fuzz: deps-cc
 ## bench ##################################################################################################
 
 # Throughput through real Envoy, side by side in one run (envoy/bench.sh says how): no filter, a no-op
-# wasm filter, ours and native jwt_authn, warm, cold and with a scope rule. ROUNDS, DURATION, WARMUP,
-# CONNECTIONS and COLD_TOKENS may be set in the environment. About 5 minutes with the defaults.
+# wasm filter (as the SDK builds it, and finished like ours), ours and native jwt_authn, warm, cold and
+# with a scope rule (the native side then also writes the four identity headers); the profiling build
+# (--features profile) says where a request's time goes; memory per extra VM; load notes (other
+# processes' CPU and the hypervisor's steal during each run; busy runs are taken again or marked).
+# ROUNDS, DURATION, WARMUP, CONNECTIONS, COLD_TOKENS, OTHER_MAX, STEAL_MAX and ONLY may be set in the
+# environment. About 8 minutes with the defaults.
 # BASELINE_WASM=<another build of the filter> runs each of ours' configurations with it too, next to
-# ours, and reports this build / baseline (how a change is shown not to slow the filter).
+# ours, and reports this build / baseline and the baseline's own targets (a before/after in one run).
 bench: build-filter deps-cc deps-envoy deps-bench
 	$(CARGO) build -j$(JOBS) --release --target wasm32-wasip1 -p noop-filter
 	$(CARGO) build -j$(JOBS) --release -p bench-tokens
