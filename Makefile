@@ -167,7 +167,7 @@ deps-fuzz: deps-cc
 # (--features profile) says where a request's time goes; memory per extra VM; load notes (other
 # processes' CPU and the hypervisor's steal during each run; busy runs are taken again or marked).
 # ROUNDS, DURATION, WARMUP, CONNECTIONS, COLD_TOKENS, OTHER_MAX, STEAL_MAX and ONLY may be set in the
-# environment. About 8 minutes with the defaults.
+# environment. About 12 minutes with the defaults.
 # BASELINE_WASM=<another build of the filter> runs each of ours' configurations with it too, next to
 # ours, and reports this build / baseline and the baseline's own targets (a before/after in one run).
 bench: build-filter deps-cc deps-envoy deps-bench
