@@ -116,8 +116,8 @@ pub enum PublicKey {
     P256(crate::es256::P256Key),
     /// A P-384 point.
     P384(p384::ecdsa::VerifyingKey),
-    /// An Ed25519 public key (not of small order), with its verification table.
-    Ed25519(crate::ed25519::Ed25519Key),
+    /// An Ed25519 public key (not of small order).
+    Ed25519(ed25519_dalek::VerifyingKey),
     /// An RSA public key of at least [`MIN_RSA_BITS`](crate::limits::MIN_RSA_BITS).
     Rsa(rsa::RsaPublicKey),
     /// An ML-DSA-44 public key.
@@ -155,7 +155,10 @@ impl PublicKey {
                     .is_ok_and(|sig| key.verify(message, &sig).is_ok())
             }
             // Strict: also refuses small-order R and non-canonical encodings (RFC 8032 §5.1.7).
-            (PublicKey::Ed25519(key), Algorithm::EdDsa) => key.verify(message, signature),
+            (PublicKey::Ed25519(key), Algorithm::EdDsa) => {
+                ed25519_dalek::Signature::from_slice(signature)
+                    .is_ok_and(|sig| key.verify_strict(message, &sig).is_ok())
+            }
             (PublicKey::Rsa(key), alg) => verify_rsa(key, alg, message, signature),
             (PublicKey::MlDsa44(key), Algorithm::MlDsa44) => key.verify(message, signature),
             (PublicKey::MlDsa65(key), Algorithm::MlDsa65) => key.verify(message, signature),

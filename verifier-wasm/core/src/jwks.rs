@@ -240,7 +240,7 @@ fn parse_key(m: &Map<String, Value>) -> Result<Jwk, &'static str> {
             if key.is_weak() {
                 return Err("the Ed25519 key is of small order");
             }
-            PublicKey::Ed25519(crate::ed25519::Ed25519Key::new(key))
+            PublicKey::Ed25519(key)
         }
         (Some("RSA"), _) => PublicKey::Rsa(rsa_key(&bytes("n")?, &bytes("e")?)?),
         // AKP keys name their algorithm; the key encoding is only meaningful with it.

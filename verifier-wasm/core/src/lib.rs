@@ -36,7 +36,6 @@ pub mod compact;
 mod config;
 mod decision;
 pub mod defaults;
-mod ed25519;
 mod error;
 mod es256;
 mod explain;
@@ -59,7 +58,6 @@ pub use cache::{CacheLimits, CacheStats, CachedToken, TokenCache, TokenDigest};
 pub use claims::{Claims, Lifetime};
 pub use config::{Config, ConfigError};
 pub use decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
-pub use ed25519::Ed25519Key;
 pub use error::{Stage, VerifyError};
 pub use es256::P256Key;
 pub use explain::{
