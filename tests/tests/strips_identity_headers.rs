@@ -95,3 +95,60 @@ fn caller_supplied_identity_headers_never_reach_the_upstream() {
         "the request with x_auth_subject reached the upstream"
     );
 }
+
+/// The upstream sees only the Authorization header the decision was made on: none when the
+/// provider strips it (the default), the verified one unchanged when it forwards it. A second
+/// Authorization header behind a valid token goes nowhere: Envoy joins repeated Authorization
+/// headers into one value, which is not a token, so the request is refused.
+#[test]
+fn only_the_verified_authorization_header_reaches_the_upstream() {
+    let stack = Stack::start(StackOptions::default().filter_config(|issuer_url| {
+        let mut config = default_filter_config(issuer_url);
+        let mut forwarding = config["providers"]["local"].clone();
+        forwarding["forward"] = json!(true);
+        config["providers"]["forwarding"] = forwarding;
+        config["rules"]
+            .as_array_mut()
+            .expect("rules is an array")
+            .insert(
+                0,
+                json!({"match": {"prefix": "/forwarded"}, "requires": {"provider": "forwarding"}}),
+            );
+        config
+    }));
+    let client = stack.create_client("svc.warehouse", "instruments:read", "quantjourney");
+    let bearer = format!("Bearer {}", stack.token(&client));
+    let one = [("Authorization", bearer.as_str())];
+
+    let echoed = stack.echoed_headers(&stack.get("/forwarded/instruments", &one));
+    check_eq!(
+        stack,
+        echoed.get("authorization").and_then(|v| v.as_str()),
+        Some(bearer.as_str()),
+        "a forwarding provider: the verified Authorization header goes upstream, once, unchanged"
+    );
+    check_eq!(
+        stack,
+        echoed.get("x-auth-subject").and_then(|v| v.as_str()),
+        Some("svc.warehouse"),
+        "and the identity beside it"
+    );
+    let echoed = stack.echoed_headers(&stack.get("/api/v1/instruments", &one));
+    check!(
+        stack,
+        !echoed.contains_key("authorization"),
+        "a stripping provider: the upstream saw authorization: {:?}",
+        echoed.get("authorization")
+    );
+
+    let two = [
+        ("Authorization", bearer.as_str()),
+        ("Authorization", "Bearer forged.second.token"),
+    ];
+    for target in [
+        "/forwarded/instruments?case=two",
+        "/api/v1/instruments?case=two",
+    ] {
+        stack.assert_denied(&stack.get(target, &two), target, 401, "token_malformed");
+    }
+}
