@@ -27,17 +27,13 @@ pub(crate) enum HostCall {
 pub(crate) enum Step {
     /// Parsing the host's serialisation of the request headers.
     ParseHeaders,
-    /// The core's decision (`decide_cached`): rule, cache lookup (a SHA-256), dates, checks.
+    /// The core's decision (`decide_cached`): rule, cache lookup (a SHA-512/256), dates, checks.
     Decide,
     /// Building the headers to forward.
     Rewrite,
 }
 
-#[cfg(feature = "profile")]
-pub(crate) use instruments::{decide, flush, host_call, request, step};
-
-#[cfg(not(feature = "profile"))]
-/// The core's decision for `request` (with the profile, each stage of it timed).
+/// The core's decision for `request`; with the profile, each stage of it timed.
 #[inline(always)]
 pub(crate) fn decide(
     config: &verifier_core::Config,
@@ -46,36 +42,61 @@ pub(crate) fn decide(
     request: &verifier_core::Request<'_>,
     now: u64,
 ) -> verifier_core::Decision {
+    #[cfg(feature = "profile")]
+    return verifier_core::decide_traced(
+        config,
+        keys,
+        cache,
+        request,
+        now,
+        &mut instruments::Stages::start(),
+    );
+    #[cfg(not(feature = "profile"))]
     verifier_core::decide_cached(config, keys, cache, request, now)
 }
 
-#[cfg(not(feature = "profile"))]
-/// Runs `work` (step `step` of the request path).
+/// Runs `work`, step `step` of the request path; with the profile, timed.
 #[inline(always)]
 pub(crate) fn step<R>(step: Step, work: impl FnOnce() -> R) -> R {
-    let _ = step;
-    work()
+    #[cfg(feature = "profile")]
+    return instruments::timed(instruments::step_names(step), work);
+    #[cfg(not(feature = "profile"))]
+    {
+        let _ = step;
+        work()
+    }
 }
 
-#[cfg(not(feature = "profile"))]
-/// Runs `call` (a host call of kind `kind`).
+/// Runs `call`, a host call of kind `kind`; with the profile, timed and counted.
 #[inline(always)]
 pub(crate) fn host_call<R>(kind: HostCall, call: impl FnOnce() -> R) -> R {
-    let _ = kind;
-    call()
+    #[cfg(feature = "profile")]
+    return instruments::timed(instruments::host_call_names(kind), call);
+    #[cfg(not(feature = "profile"))]
+    {
+        let _ = kind;
+        call()
+    }
 }
 
-#[cfg(not(feature = "profile"))]
-/// Runs `work` (deciding one request).
+/// Runs `work`, deciding one request; with the profile, timed whole, its allocations counted.
 #[inline(always)]
 pub(crate) fn request<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "profile")]
+    return instruments::request(work);
+    #[cfg(not(feature = "profile"))]
     work()
 }
 
-#[cfg(not(feature = "profile"))]
-/// Adds what was counted since the last flush to Envoy's counters.
+/// With the profile, adds what was counted since the last flush to Envoy's counters
+/// (`verifier.profile.*`).
 #[inline(always)]
-pub(crate) fn flush() {}
+pub(crate) fn flush(metrics: &mut crate::metrics::Metrics) {
+    #[cfg(feature = "profile")]
+    instruments::flush(metrics);
+    #[cfg(not(feature = "profile"))]
+    let _ = metrics;
+}
 
 #[cfg(feature = "profile")]
 #[allow(unsafe_code)]
@@ -85,7 +106,6 @@ mod instruments {
     use std::collections::BTreeMap;
 
     use proxy_wasm::hostcalls;
-    use proxy_wasm::types::MetricType;
 
     use super::{HostCall, Step};
 
@@ -136,8 +156,6 @@ mod instruments {
     thread_local! {
         /// Counter name -> value not yet flushed.
         static PENDING: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
-        /// Counter name -> Envoy metric id.
-        static IDS: RefCell<BTreeMap<&'static str, u32>> = const { RefCell::new(BTreeMap::new()) };
         static DEPTH: Cell<u32> = const { Cell::new(0) };
     }
 
@@ -152,7 +170,7 @@ mod instruments {
         PENDING.with(|p| *p.borrow_mut().entry(name).or_insert(0) += value);
     }
 
-    fn names(kind: HostCall) -> (&'static str, &'static str) {
+    pub(super) fn host_call_names(kind: HostCall) -> (&'static str, &'static str) {
         match kind {
             HostCall::Clock => ("host.clock.calls", "host.clock.ns"),
             HostCall::ReadHeaders => ("host.read_headers.calls", "host.read_headers.ns"),
@@ -161,22 +179,19 @@ mod instruments {
         }
     }
 
-    /// Runs `call`, timing it as a host call of kind `kind` when inside a request.
-    pub(crate) fn host_call<R>(kind: HostCall, call: impl FnOnce() -> R) -> R {
-        timed(names(kind), call)
-    }
-
-    /// Runs `work`, timing it as step `step` when inside a request.
-    pub(crate) fn step<R>(step: Step, work: impl FnOnce() -> R) -> R {
-        let names = match step {
+    pub(super) fn step_names(step: Step) -> (&'static str, &'static str) {
+        match step {
             Step::ParseHeaders => ("step.parse_headers.calls", "step.parse_headers.ns"),
             Step::Decide => ("step.decide.calls", "step.decide.ns"),
             Step::Rewrite => ("step.rewrite.calls", "step.rewrite.ns"),
-        };
-        timed(names, work)
+        }
     }
 
-    fn timed<R>((calls, ns): (&'static str, &'static str), work: impl FnOnce() -> R) -> R {
+    /// Runs `work`, timing it under `(calls, ns)` when inside a request.
+    pub(super) fn timed<R>(
+        (calls, ns): (&'static str, &'static str),
+        work: impl FnOnce() -> R,
+    ) -> R {
         if DEPTH.with(Cell::get) == 0 {
             return work();
         }
@@ -190,7 +205,7 @@ mod instruments {
 
     /// Runs `work`, timing it as one request, counting its allocations, and measuring the
     /// clock's own cost once.
-    pub(crate) fn request<R>(work: impl FnOnce() -> R) -> R {
+    pub(super) fn request<R>(work: impl FnOnce() -> R) -> R {
         use std::sync::atomic::Ordering::Relaxed;
         let a = clock();
         let b = clock();
@@ -212,8 +227,15 @@ mod instruments {
     }
 
     /// Times each stage of the core's pipeline: the time since the previous stage passed.
-    struct Stages {
+    pub(super) struct Stages {
         last: u64,
+    }
+
+    impl Stages {
+        /// Starts timing: the first stage is timed from now.
+        pub(super) fn start() -> Stages {
+            Stages { last: clock() }
+        }
     }
 
     impl verifier_core::Trace for Stages {
@@ -236,37 +258,12 @@ mod instruments {
         }
     }
 
-    /// The core's decision for `request`, each stage of it timed.
-    pub(crate) fn decide(
-        config: &verifier_core::Config,
-        keys: &impl verifier_core::Keys,
-        cache: &mut verifier_core::TokenCache,
-        request: &verifier_core::Request<'_>,
-        now: u64,
-    ) -> verifier_core::Decision {
-        let mut stages = Stages { last: clock() };
-        verifier_core::decide_traced(config, keys, cache, request, now, &mut stages)
-    }
-
-    /// Adds what was counted since the last flush to Envoy's counters.
-    pub(crate) fn flush() {
+    /// Adds what was counted since the last flush to Envoy's counters, through the filter's
+    /// own metric ids.
+    pub(super) fn flush(metrics: &mut crate::metrics::Metrics) {
         let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
         for (name, value) in pending {
-            let id = IDS.with(|ids| {
-                if let Some(id) = ids.borrow().get(name) {
-                    return Some(*id);
-                }
-                let id = hostcalls::define_metric(
-                    MetricType::Counter,
-                    &format!("verifier.profile.{name}"),
-                )
-                .ok()?;
-                ids.borrow_mut().insert(name, id);
-                Some(id)
-            });
-            if let Some(id) = id {
-                let _ = hostcalls::increment_metric(id, value as i64);
-            }
+            metrics.add(&format!("profile.{name}"), value);
         }
     }
 }

@@ -529,8 +529,8 @@ impl RootContext for Root {
             let mut metrics = state.metrics.borrow_mut();
             metrics.flush(cache.stats());
             metrics.set("vm_memory_bytes", metrics::vm_memory_bytes());
+            crate::profile::flush(&mut metrics);
         }
-        crate::profile::flush();
         if wake || !self.state.borrow().waiting.is_empty() {
             self.wake(now_ms);
         }
