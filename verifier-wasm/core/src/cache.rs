@@ -69,6 +69,8 @@ impl CachedToken {
             + i.client_id.as_ref().map_or(0, String::len)
             + i.scope.len()
             + i.issuer.len()
+            + i.profile.as_ref().map_or(0, String::len)
+            + i.delegation.as_ref().map_or(0, |d| d.size())
             + self.jti.as_ref().map_or(0, String::len)
     }
 }
@@ -217,6 +219,8 @@ mod tests {
                 client_id: Some("svc.a".into()),
                 scope: "s".into(),
                 issuer: "i".into(),
+                profile: None,
+                delegation: None,
             }),
             lifetime,
             dead_at: lifetime.dead_at(0),

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
+use crate::delegation::Delegation;
 use crate::error::VerifyError;
 use crate::json;
 use crate::limits::MAX_JSON_DEPTH;
@@ -33,6 +34,10 @@ pub struct Claims {
     pub jti: Option<String>,
     /// `scope`, space separated (RFC 8693 §4.2).
     pub scope: Option<String>,
+    /// `sub_profile`: what kind of principal `sub` is (`service`, `user`, `ai_agent`).
+    pub sub_profile: Option<String>,
+    /// `act` and the ancestors' `jti`s, for a token obtained by token exchange.
+    pub delegation: Option<Delegation>,
     /// The full claim set, for display by `decode` and `explain`.
     pub raw: Value,
 }
@@ -62,6 +67,8 @@ impl Claims {
             iat: date(&m, "iat")?,
             jti: text(&m, "jti")?,
             scope: text(&m, "scope")?,
+            sub_profile: text(&m, "sub_profile")?,
+            delegation: Delegation::from_claims(&m)?,
             raw: Value::Object(m),
         })
     }
@@ -90,6 +97,7 @@ impl Claims {
             ("sub", &self.sub),
             ("client_id", &self.client_id),
             ("scope", &self.scope),
+            ("sub_profile", &self.sub_profile),
         ] {
             if value
                 .as_deref()

@@ -16,14 +16,16 @@ use crate::alg::Algorithm;
 use crate::cache::CacheLimits;
 use crate::defaults::{
     DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_JWKS_REFRESH_SECONDS,
-    DEFAULT_JWKS_WAIT_MS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_REVOCATION_BYTES,
+    DEFAULT_JWKS_WAIT_MS, DEFAULT_MAX_DELEGATION_DEPTH, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_REVOCATION_BYTES,
     DEFAULT_MAX_STALE_SECONDS, DEFAULT_REALM, DEFAULT_REFETCH_COOLDOWN_SECONDS,
     DEFAULT_REVOCATION_REFRESH_SECONDS, DEFAULT_TYP,
 };
+use crate::delegation::{DelegationPolicy, DelegationRule};
 use crate::json;
 use crate::jwks::Jwks;
 use crate::limits::{
-    MAX_CLOCK_SKEW_SECONDS, MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_REVOCATION_BYTES,
+    MAX_CLOCK_SKEW_SECONDS, MAX_CONFIG_BYTES, MAX_DELEGATION_DEPTH, MAX_JSON_DEPTH,
+    MAX_REVOCATION_BYTES,
 };
 use crate::policy::{FetchTarget, KeySource, Provider, RemoteJwks, RevocationFeed};
 use crate::rules::{Matcher, PathMatch, Requirement, Rule};
@@ -195,6 +197,7 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
             "local_jwks",
             "remote_jwks",
             "revocations",
+            "delegation",
         ],
     )?;
     let issuer = string(&o.path("issuer"), o.required("issuer")?)?;
@@ -255,6 +258,19 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         None => None,
         Some(v) => Some(revocation_feed(&o.path("revocations"), v)?),
     };
+    let delegation = match o.optional("delegation") {
+        None => None,
+        Some(v) => {
+            let mut d = Obj::new(&o.path("delegation"), v, &["max_depth"])?;
+            let max_depth = d.bounded_or(
+                "max_depth",
+                DEFAULT_MAX_DELEGATION_DEPTH,
+                1,
+                MAX_DELEGATION_DEPTH,
+            )?;
+            Some(DelegationPolicy { max_depth })
+        }
+    };
     Ok(Provider {
         name: name.to_owned(),
         issuer,
@@ -267,6 +283,7 @@ fn provider(path: &str, name: &str, value: &Value) -> Result<Provider, ConfigErr
         forward,
         keys,
         revocations,
+        delegation,
     })
 }
 
@@ -448,7 +465,17 @@ fn rule(
         },
         (false, Some(requires)) => {
             let requires_path = o.path("requires");
-            let mut r = Obj::new(&requires_path, requires, &["provider", "scopes"])?;
+            let mut r = Obj::new(
+                &requires_path,
+                requires,
+                &[
+                    "provider",
+                    "scopes",
+                    "max_delegation_depth",
+                    "actors",
+                    "human_root",
+                ],
+            )?;
             let provider = string(&r.path("provider"), r.required("provider")?)?;
             if !providers.contains_key(&provider) {
                 return Err(error(
@@ -471,13 +498,18 @@ fn rule(
                     scopes
                 }
             };
+            let delegation = delegation_rule(&mut r, &providers[&provider])?;
             if forward.is_some() {
                 return Err(error(
                     &o.path("forward"),
                     "only public rules take forward; a provider's forward applies to its rules",
                 ));
             }
-            Requirement::Token { provider, scopes }
+            Requirement::Token {
+                provider,
+                scopes,
+                delegation,
+            }
         }
         (true, Some(_)) => return Err(error(path, "a public rule cannot also have requires")),
         (false, None) => return Err(error(path, "a rule needs requires, or \"public\": true")),
@@ -488,6 +520,46 @@ fn rule(
             methods,
         },
         requirement,
+    })
+}
+
+/// A rule's delegation members; those that narrow delegation need a provider that accepts it.
+fn delegation_rule(r: &mut Obj<'_>, provider: &Provider) -> Result<DelegationRule, ConfigError> {
+    let max_depth = match r.optional("max_delegation_depth") {
+        None => None,
+        Some(v) => Some(bounded(
+            &r.path("max_delegation_depth"),
+            v,
+            0,
+            MAX_DELEGATION_DEPTH,
+        )?),
+    };
+    let actors = match r.optional("actors") {
+        None => Vec::new(),
+        Some(v) => strings(&r.path("actors"), v)?,
+    };
+    let human_root = r.bool_or("human_root", false)?;
+    if provider.delegation.is_none() {
+        if let Some(member) = [
+            ("max_delegation_depth", max_depth.is_some()),
+            ("actors", !actors.is_empty()),
+        ]
+        .into_iter()
+        .find_map(|(member, set)| set.then_some(member))
+        {
+            return Err(error(
+                &r.path(member),
+                format!(
+                    "provider {:?} accepts no delegated tokens (it has no delegation member)",
+                    provider.name
+                ),
+            ));
+        }
+    }
+    Ok(DelegationRule {
+        max_depth,
+        actors,
+        human_root,
     })
 }
 

@@ -45,3 +45,7 @@ pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
 
 /// The most bytes (estimated) the verified-token cache holds.
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// Longest delegation chain accepted when a provider's `delegation` or the issuer's
+/// `--max-delegation-depth` does not say.
+pub const DEFAULT_MAX_DELEGATION_DEPTH: usize = 4;

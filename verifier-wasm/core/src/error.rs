@@ -156,6 +156,35 @@ pub enum VerifyError {
         /// Which entry of the feed revokes it.
         reason: &'static str,
     },
+    /// The token carries `act`, and its provider accepts no delegated tokens.
+    #[error("the token is delegated (it carries act), and this provider accepts no delegation")]
+    DelegationNotAllowed,
+    /// The delegation chain is longer than the provider or the rule accepts.
+    #[error("the delegation chain has {depth} actor(s); at most {max} are accepted here")]
+    DelegationTooDeep {
+        /// Actors in the chain.
+        depth: usize,
+        /// The longest chain accepted.
+        max: usize,
+    },
+    /// An actor appears twice in the chain, or acts for itself.
+    #[error("actor {} appears twice in the delegation chain, or acts for itself", Shown(.actor))]
+    DelegationLoop {
+        /// The repeated actor.
+        actor: String,
+    },
+    /// The current actor matches none of the rule's `actors`.
+    #[error("actor {} may not call this route", Shown(.actor))]
+    ActorNotAllowed {
+        /// The current actor.
+        actor: String,
+    },
+    /// The rule requires a person at the root of the chain.
+    #[error("this route requires a person at the root of the chain; the principal is {}", Shown(.profile))]
+    HumanRootRequired {
+        /// The principal's `sub_profile`, or `(none)`.
+        profile: String,
+    },
     /// The provider's revocation feed could not be obtained, or is older than its stale limit:
     /// whether the token was revoked cannot be told, so it does not pass.
     #[error("the revocation list of provider {} is not available", Shown(.provider))]
@@ -184,13 +213,15 @@ pub enum Stage {
     Claims,
     /// The provider's revocation feed.
     Revocation,
+    /// The delegation chain: allowed at all, no loop, depth, actors, principal.
+    Delegation,
     /// The rule's required scopes.
     Scopes,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Rule,
         Stage::Token,
         Stage::Header,
@@ -198,6 +229,7 @@ impl Stage {
         Stage::Signature,
         Stage::Claims,
         Stage::Revocation,
+        Stage::Delegation,
         Stage::Scopes,
     ];
 }
@@ -261,6 +293,11 @@ impl VerifyError {
             Self::NoMatchingRule { .. } => row("no_matching_rule", 403, None, Rule),
             Self::JwksUnavailable { .. } => row("jwks_unavailable", 503, None, Keys),
             Self::TokenRevoked { .. } => row("token_revoked", 401, INVALID_TOKEN, Revocation),
+            Self::DelegationNotAllowed => row("delegation_not_allowed", 403, None, Delegation),
+            Self::DelegationTooDeep { .. } => row("delegation_too_deep", 403, None, Delegation),
+            Self::DelegationLoop { .. } => row("delegation_loop", 401, INVALID_TOKEN, Delegation),
+            Self::ActorNotAllowed { .. } => row("actor_not_allowed", 403, None, Delegation),
+            Self::HumanRootRequired { .. } => row("human_root_required", 403, None, Delegation),
             Self::RevocationsUnavailable { .. } => {
                 row("revocations_unavailable", 503, None, Revocation)
             }

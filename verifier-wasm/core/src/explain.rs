@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::compact;
 use crate::config::Config;
 use crate::decision::{Awaiting, Decision, Request, bearer_token};
+use crate::delegation::Delegation;
 use crate::error::{Stage, VerifyError};
 use crate::json;
 use crate::keys::Keys;
@@ -103,6 +104,63 @@ pub struct RuleReport {
     /// On a token rule: the scopes required.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// On a token rule: `max_delegation_depth`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delegation_depth: Option<usize>,
+    /// On a token rule: `actors`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actors: Option<Vec<String>>,
+    /// On a token rule: `human_root`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub human_root: Option<bool>,
+}
+
+/// Who acts for whom, as a delegated token's claims say (read from the decoded token: trusted
+/// only as far as the steps say it verified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// The principal at the root (`sub`).
+    pub principal: String,
+    /// The principal's `sub_profile`, if given.
+    pub principal_profile: Option<String>,
+    /// Every actor, outermost (the one presenting the token) first.
+    pub actors: Vec<ActorReport>,
+    /// How many actors.
+    pub depth: usize,
+    /// The `jti`s of the tokens it was exchanged from, nearest first.
+    pub ancestors: Vec<String>,
+}
+
+/// One actor of a [`ChainReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActorReport {
+    /// Its `sub`.
+    pub sub: String,
+    /// Its `sub_profile`, if given.
+    pub sub_profile: Option<String>,
+}
+
+impl ChainReport {
+    /// The chain a decoded claim set names, if it names one and it can be read.
+    fn from_claims(claims: &Value) -> Option<ChainReport> {
+        let map = claims.as_object()?;
+        let delegation = Delegation::from_claims(map).ok()??;
+        let text = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_string);
+        Some(ChainReport {
+            principal: text("sub").unwrap_or_default(),
+            principal_profile: text("sub_profile"),
+            depth: delegation.depth(),
+            actors: delegation
+                .actors
+                .into_iter()
+                .map(|a| ActorReport {
+                    sub: a.sub,
+                    sub_profile: a.profile,
+                })
+                .collect(),
+            ancestors: delegation.ancestors,
+        })
+    }
 }
 
 /// A rule's `match` member.
@@ -135,15 +193,25 @@ impl RuleReport {
             forward: None,
             provider: None,
             scopes: None,
+            max_delegation_depth: None,
+            actors: None,
+            human_root: None,
         };
         match &rule.requirement {
             Requirement::Public { forward } => {
                 report.public = Some(true);
                 report.forward = Some(*forward);
             }
-            Requirement::Token { provider, scopes } => {
+            Requirement::Token {
+                provider,
+                scopes,
+                delegation,
+            } => {
                 report.provider = Some(provider.clone());
                 report.scopes = Some(scopes.clone());
+                report.max_delegation_depth = delegation.max_depth;
+                report.actors = (!delegation.actors.is_empty()).then(|| delegation.actors.clone());
+                report.human_root = delegation.human_root.then_some(true);
             }
         }
         report
@@ -194,6 +262,8 @@ pub struct Explanation {
     pub authorization_forwarded: Option<bool>,
     /// The token's parts as decoded, untrusted; absent when there is no decodable token.
     pub token: Option<Decoded>,
+    /// Who acts for whom, when the token is delegated (from the decoded token).
+    pub delegation: Option<ChainReport>,
     /// The checks, in order.
     pub steps: Vec<Step>,
 }
@@ -231,8 +301,13 @@ pub fn explain(config: &Config, keys: &impl Keys, request: &Request<'_>, now: u6
         upstream_headers: None,
         authorization_forwarded: None,
         token: token.and_then(|t| decode(t).ok()),
+        delegation: None,
         steps: Vec::new(),
     };
+    explanation.delegation = explanation
+        .token
+        .as_ref()
+        .and_then(|t| ChainReport::from_claims(&t.claims));
     let mut failure = None;
     let mut waiting_at = None;
     match &decision {
@@ -315,6 +390,7 @@ impl Steps<'_> {
                     outcome: Outcome::Skip,
                     detail: format!("provider '{name}' has no revocation feed configured"),
                 },
+
                 _ => self.step(stage),
             })
             .collect()

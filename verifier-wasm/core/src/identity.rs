@@ -4,12 +4,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::claims::Claims;
+use crate::delegation::Delegation;
 use crate::revocation::client_of;
 
 /// The verified caller, as forwarded upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// `sub`: sent as `x-auth-subject`.
+    /// `sub`: sent as `x-auth-subject`; for a delegated token, the principal at the root of the
+    /// chain.
     pub subject: String,
     /// `client_id`: sent as `x-auth-client-id` when present.
     pub client_id: Option<String>,
@@ -17,14 +19,21 @@ pub struct Identity {
     pub scope: String,
     /// `iss`: sent as `x-auth-issuer`.
     pub issuer: String,
+    /// `sub_profile`: what kind of principal the subject is, if the token says.
+    pub profile: Option<String>,
+    /// Who acts for the subject, for a delegated token: sent as `x-auth-actor` (the current
+    /// actor) and `x-auth-actor-chain`.
+    pub delegation: Option<Delegation>,
 }
 
 /// Identity headers the filter sets, and removes from every incoming request.
-pub const IDENTITY_HEADERS: [&str; 4] = [
+pub const IDENTITY_HEADERS: [&str; 6] = [
     "x-auth-subject",
     "x-auth-client-id",
     "x-auth-scope",
     "x-auth-issuer",
+    "x-auth-actor",
+    "x-auth-actor-chain",
 ];
 
 impl Identity {
@@ -38,6 +47,8 @@ impl Identity {
             client_id: claims.client_id,
             scope: claims.scope.unwrap_or_default(),
             issuer: claims.iss.unwrap_or_default(),
+            profile: claims.sub_profile,
+            delegation: claims.delegation,
         }
     }
 
@@ -49,6 +60,10 @@ impl Identity {
         }
         headers.push(("x-auth-scope", self.scope.as_str()));
         headers.push(("x-auth-issuer", self.issuer.as_str()));
+        if let Some(delegation) = &self.delegation {
+            headers.push(("x-auth-actor", delegation.current()));
+            headers.push(("x-auth-actor-chain", delegation.chain.as_str()));
+        }
         headers
     }
 

@@ -12,7 +12,7 @@
 //! What a provider's tokens must meet: [`Provider`] (`policy.rs`), read from the filter
 //! configuration by [`Config`] (`config.rs`) or built with [`Provider::builder`].
 //! Where a decision is made: `decision.rs`, one pipeline of named stages ([`Stage`]): the rule,
-//! authentication (from the cache or by verification), revocation, scopes. [`explain`] reads the
+//! authentication (from the cache or by verification), revocation, delegation, scopes. [`explain`] reads the
 //! trace the same pipeline fills. Every error's code, status and stage: `error.rs`, one table.
 //! Where a remote document (JWKS, revocation feed) is scheduled and adopted: `refresh.rs`.
 //!
@@ -36,9 +36,11 @@ pub mod compact;
 mod config;
 mod decision;
 pub mod defaults;
+mod delegation;
 mod error;
 mod es256;
 mod explain;
+pub mod glob;
 mod header;
 mod identity;
 mod json;
@@ -50,6 +52,7 @@ mod policy;
 mod refresh;
 mod revocation;
 mod rules;
+pub mod scope;
 mod thumbprint;
 mod verify;
 
@@ -57,11 +60,15 @@ pub use alg::{Algorithm, MlDsaKey, PublicKey};
 pub use cache::{CacheLimits, CacheStats, CachedToken, TokenCache, TokenDigest};
 pub use claims::{Claims, Lifetime};
 pub use config::{Config, ConfigError};
+pub use delegation::{
+    ANCESTORS_CLAIM, Actor, Admitted, Delegation, DelegationPolicy, DelegationRule, PROFILE_AI_AGENT,
+    PROFILE_SERVICE, PROFILE_USER, admit,
+};
 pub use decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
 pub use error::{Stage, VerifyError};
 pub use es256::P256Key;
 pub use explain::{
-    Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, Verdict, decode,
+    ActorReport, ChainReport, Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, Verdict, decode,
     explain,
 };
 pub use header::Header;

@@ -29,3 +29,7 @@ pub const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
 
 /// Largest configurable revocation feed, in bytes: every worker VM holds the parsed feed.
 pub const MAX_REVOCATION_BYTES: usize = 64 * 1024 * 1024;
+
+/// Longest delegation chain a provider or the issuer may be configured to accept: no real chain
+/// of agents is deeper, and a token's JSON nesting limit bounds it anyway.
+pub const MAX_DELEGATION_DEPTH: u64 = 10;

@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
+use crate::delegation::{self, Admitted, DelegationRule};
 use crate::decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
 use crate::error::{Stage, Untrusted, VerifyError};
 use crate::identity::Identity;
@@ -28,6 +29,7 @@ use crate::keys::{FeedState, KeyState, Keys};
 use crate::policy::Provider;
 use crate::revocation::TokenRef;
 use crate::rules::{self, Requirement};
+use crate::scope;
 use crate::verify::{Failure, Unverified, Verified};
 
 /// Decides what happens to `request` at time `now` (Unix seconds), verifying every token in full.
@@ -103,7 +105,8 @@ pub(crate) fn run<K: Keys, T: Trace>(
 /// path, and a large `Err` would make every stage's `Ok` pay for its size.
 pub(crate) type Halt = alloc::boxed::Box<Decision>;
 
-/// The request route once its rule has matched: the provider and the scopes it requires.
+/// The request route once its rule has matched: the provider, the scopes it requires and what
+/// it adds to the provider's delegation policy.
 pub(crate) struct Route<'c> {
     /// The provider's name.
     pub(crate) name: &'c str,
@@ -111,6 +114,8 @@ pub(crate) struct Route<'c> {
     pub(crate) provider: &'c Provider,
     /// The scopes the rule requires.
     pub(crate) scopes: &'c [String],
+    /// The rule's delegation members.
+    pub(crate) delegation: &'c DelegationRule,
 }
 
 /// The caller, once its token has verified (now, or when it was cached).
@@ -141,8 +146,8 @@ pub(crate) type Check<K, T> = fn(&mut Run<'_, K, T>, &Route<'_>, &Caller) -> Res
 
 /// The checks every authenticated caller goes through, in order: the one place a new one is
 /// added.
-fn checks<K: Keys, T: Trace>() -> [Check<K, T>; 2] {
-    [revocation, scopes]
+fn checks<K: Keys, T: Trace>() -> [Check<K, T>; 3] {
+    [revocation, delegation, scopes]
 }
 
 /// One run of the pipeline: its inputs, and the observer.
@@ -166,7 +171,7 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
             }));
         };
         self.trace.rule(index);
-        let (name, scopes) = match &rule.requirement {
+        let (name, scopes, delegation) = match &rule.requirement {
             Requirement::Public { forward } => {
                 self.trace.pass(Stage::Rule, || {
                     format!(
@@ -180,7 +185,11 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
                     strip_authorization: !forward,
                 });
             }
-            Requirement::Token { provider, scopes } => (provider.as_str(), scopes.as_slice()),
+            Requirement::Token {
+                provider,
+                scopes,
+                delegation,
+            } => (provider.as_str(), scopes.as_slice(), delegation),
         };
         self.trace.pass(Stage::Rule, || {
             format!("rule #{index} requires a token from provider '{name}'")
@@ -195,6 +204,7 @@ impl<K: Keys, T: Trace> Run<'_, K, T> {
             name,
             provider,
             scopes,
+            delegation,
         };
         // Stage: token.
         let Some(token) = request.authorization.and_then(bearer_token) else {
@@ -387,14 +397,76 @@ fn revocation<K: Keys, T: Trace>(
         client: caller.identity.revocation_client(),
         iat: caller.iat,
     };
-    if let Some(revoked) = feed.check(&token) {
+    let identity = &caller.identity;
+    let revoked = feed.check(&token).or_else(|| {
+        let delegation = identity.delegation.as_ref()?;
+        feed.check_chain(
+            &identity.subject,
+            delegation.ancestors.iter().map(String::as_str),
+            delegation.actors.iter().map(|a| a.sub.as_str()),
+            caller.iat,
+        )
+    });
+    if let Some(revoked) = revoked {
         let error = VerifyError::TokenRevoked {
             reason: revoked.reason(),
         };
         return Err(run.deny_as(error, caller.facts()));
     }
-    run.trace.pass(Stage::Revocation, || {
-        "neither the token's jti nor its client is on the revocation list".to_string()
+    run.trace.pass(Stage::Revocation, || match &identity.delegation {
+        None => "neither the token's jti nor its client is on the revocation list".to_string(),
+        Some(d) => format!(
+            "neither the token's jti, nor its client, nor any of the {} token(s) it was \
+             exchanged from, nor any agent of its chain or its principal is on the revocation list",
+            d.ancestors.len()
+        ),
+    });
+    Ok(())
+}
+
+/// Check: a delegated token is accepted by its provider and rule (no loop, depth, actors), and
+/// the principal is a person where the rule requires one.
+fn delegation<K: Keys, T: Trace>(
+    run: &mut Run<'_, K, T>,
+    route: &Route<'_>,
+    caller: &Caller,
+) -> Result<(), Halt> {
+    let identity = &caller.identity;
+    let admitted = delegation::admit(
+        &identity.subject,
+        identity.profile.as_deref(),
+        identity.delegation.as_ref(),
+        route.provider.delegation.as_ref(),
+        route.delegation,
+    )
+    .map_err(|error| run.deny_as(error, caller.facts()))?;
+    run.trace.pass(Stage::Delegation, || match admitted {
+        Admitted::Direct => format!(
+            "not delegated: '{}' calls for itself{}",
+            Untrusted(&identity.subject),
+            if route.delegation.human_root {
+                " (a person, as the rule requires)"
+            } else {
+                ""
+            }
+        ),
+        Admitted::Delegated { depth, max } => {
+            let chain = identity
+                .delegation
+                .as_ref()
+                .map_or_else(String::new, |d| Untrusted(&d.chain).to_string());
+            format!(
+                "'{}' acts for '{}' through {depth} actor(s) [{chain}], at most {max} accepted; \
+                 no actor repeats{}",
+                Untrusted(identity.delegation.as_ref().map_or("", |d| d.current())),
+                Untrusted(&identity.subject),
+                if route.delegation.actors.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the actor matches {}", route.delegation.actors.join(" "))
+                }
+            )
+        }
     });
     Ok(())
 }
@@ -408,7 +480,7 @@ fn scopes<K: Keys, T: Trace>(
     let missing: Vec<String> = route
         .scopes
         .iter()
-        .filter(|s| !caller.identity.scopes().any(|h| h == s.as_str()))
+        .filter(|s| !scope::covered_by(caller.identity.scopes(), s))
         .cloned()
         .collect();
     if !missing.is_empty() {

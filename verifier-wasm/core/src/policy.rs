@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::alg::Algorithm;
+use crate::delegation::DelegationPolicy;
 use crate::defaults::{DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_TYP};
 use crate::jwks::Jwks;
 
@@ -41,6 +42,8 @@ pub struct Provider {
     pub keys: KeySource,
     /// The revocation feed its tokens are checked against after they verify, if any.
     pub revocations: Option<RevocationFeed>,
+    /// Whether, and how deep, delegated tokens (carrying `act`) are accepted; `None` refuses them.
+    pub delegation: Option<DelegationPolicy>,
 }
 
 impl Provider {
@@ -61,6 +64,7 @@ impl Provider {
                 forward: false,
                 keys: KeySource::Local(Jwks::default()),
                 revocations: None,
+                delegation: None,
             },
         }
     }
@@ -152,6 +156,12 @@ impl ProviderBuilder {
     /// The revocation feed its tokens are checked against.
     pub fn revocations(mut self, feed: Option<RevocationFeed>) -> Self {
         self.provider.revocations = feed;
+        self
+    }
+
+    /// Accepts delegated tokens with chains of at most `max_depth` actors.
+    pub fn delegation(mut self, max_depth: usize) -> Self {
+        self.provider.delegation = Some(DelegationPolicy { max_depth });
         self
     }
 

@@ -82,6 +82,14 @@ pub enum Revoked {
         /// The listed time.
         revoked_before: f64,
     },
+    /// A token it was exchanged from is listed (cascade revocation).
+    Ancestor,
+    /// An actor of its delegation chain, or its principal, is a listed client and it was issued
+    /// before `revoked_before`.
+    Chain {
+        /// The listed time.
+        revoked_before: f64,
+    },
 }
 
 impl Revoked {
@@ -91,6 +99,10 @@ impl Revoked {
             Revoked::Token => "its jti is on the revocation list",
             Revoked::Client { .. } => {
                 "its client's tokens issued before a revocation time are revoked"
+            }
+            Revoked::Ancestor => "a token it was exchanged from is on the revocation list",
+            Revoked::Chain { .. } => {
+                "an agent of its delegation chain, or its principal, is revoked"
             }
         }
     }
@@ -206,17 +218,45 @@ impl Revocations {
                 return Some(Revoked::Token);
             }
         }
-        let client = token.client?;
+        let revoked_before = self.client_revoked(token.client?, token.iat)?;
+        Some(Revoked::Client { revoked_before })
+    }
+
+    /// Whether the feed revokes a delegated token through its chain: a token it was exchanged
+    /// from (`ancestors`) is listed, or an actor or the principal `subject` is a listed client
+    /// whose revocation time is after the token's `iat` (a token exchanged from a revoked
+    /// client's token is never newer than it).
+    pub fn check_chain<'a>(
+        &self,
+        subject: &'a str,
+        ancestors: impl IntoIterator<Item = &'a str>,
+        actors: impl IntoIterator<Item = &'a str>,
+        iat: Option<f64>,
+    ) -> Option<Revoked> {
+        if ancestors
+            .into_iter()
+            .any(|jti| self.tokens.binary_search_by(|t| (**t).cmp(jti)).is_ok())
+        {
+            return Some(Revoked::Ancestor);
+        }
+        let named = actors.into_iter().chain(client_of(None, Some(subject)));
+        named
+            .filter_map(|client| self.client_revoked(client, iat))
+            .map(|revoked_before| Revoked::Chain { revoked_before })
+            .next()
+    }
+
+    /// When `client`'s tokens issued before some time are revoked and one issued at `iat` is
+    /// among them, that time.
+    fn client_revoked(&self, client: &str, iat: Option<f64>) -> Option<f64> {
         let index = self
             .clients
             .binary_search_by(|(c, _)| (**c).cmp(client))
             .ok()?;
         let &(_, revoked_before) = self.clients.get(index)?;
         // Strictly before: a token issued at the revocation instant is a new one.
-        token
-            .iat
-            .is_none_or(|iat| iat < revoked_before)
-            .then_some(Revoked::Client { revoked_before })
+        iat.is_none_or(|iat| iat < revoked_before)
+            .then_some(revoked_before)
     }
 
     /// The issuer the feed speaks for.

@@ -3,6 +3,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::delegation::DelegationRule;
+
 /// One rule: a request matcher and what a matching request must present.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -44,8 +46,10 @@ pub enum Requirement {
     Token {
         /// The provider's name.
         provider: String,
-        /// Scopes the token must all hold.
+        /// Scopes the token must all hold (a held `:*` glob covers those it extends).
         scopes: Vec<String>,
+        /// What a delegated token must meet beyond the provider's policy.
+        delegation: DelegationRule,
     },
 }
 
@@ -94,6 +98,7 @@ mod tests {
         Requirement::Token {
             provider: "local".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            delegation: DelegationRule::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! unknown field or invalid value refused with the path of the field at fault.
 
 use serde_json::{Value, json};
-use verifier_core::PathMatch;
+use verifier_core::{DelegationRule, PathMatch};
 use verifier_core::defaults::DEFAULT_TYP;
 use verifier_core::{
     Algorithm, Config, ConfigError, FetchTarget, KeySource, RemoteJwks, Requirement,
@@ -101,14 +101,16 @@ fn the_design_example_parses() {
         first.requirement,
         Requirement::Token {
             provider: "local".into(),
-            scopes: vec!["instruments:write".into()]
+            scopes: vec!["instruments:write".into()],
+            delegation: DelegationRule::default(),
         }
     );
     assert_eq!(
         config.rules[1].requirement,
         Requirement::Token {
             provider: "local".into(),
-            scopes: vec![]
+            scopes: vec![],
+            delegation: DelegationRule::default(),
         }
     );
     assert_eq!(

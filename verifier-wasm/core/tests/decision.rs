@@ -267,6 +267,8 @@ fn a_valid_token_with_the_scope_is_allowed_with_its_identity() {
         client_id: Some("warehouse".into()),
         scope: "instruments:read instruments:write".into(),
         issuer: ISSUER.into(),
+        profile: None,
+        delegation: None,
     };
     assert_eq!(
         decision,
@@ -332,7 +334,9 @@ fn identity_of_a_third_party_token_without_client_id() {
             subject: String::new(),
             client_id: None,
             scope: String::new(),
-            issuer: ISSUER.into()
+            issuer: ISSUER.into(),
+            profile: None,
+            delegation: None,
         }
     );
     assert!(

@@ -54,6 +54,7 @@ fn allowed_token_reports_every_check_and_the_upstream_headers() {
             (Signature, Pass),
             (Claims, Pass),
             (Revocation, Skip),
+            (Delegation, Pass),
             (Scopes, Pass),
         ]
     );
@@ -90,6 +91,7 @@ fn denial_fails_one_step_and_skips_the_rest() {
             (Signature, Pass),
             (Claims, Fail),
             (Revocation, Skip),
+            (Delegation, Skip),
             (Scopes, Skip)
         ]
     );
