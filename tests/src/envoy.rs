@@ -38,6 +38,31 @@ pub fn default_filter_config(issuer_url: &str) -> Value {
     })
 }
 
+/// The filter configuration of the demo (`envoy/envoy.yaml`, what `make run` starts): the
+/// [`default_filter_config`] whose provider also polls the issuer's revocation feed and accepts
+/// delegated tokens of up to 4 actors, with two delegation rules: `POST /api/v1/orders` only
+/// from `agent.planner` acting directly for its principal, `/api/v1/approvals` only with a
+/// person at the root.
+pub fn demo_filter_config(issuer_url: &str) -> Value {
+    let mut config = default_filter_config(issuer_url);
+    let local = &mut config["providers"]["local"];
+    local["revocations"] = json!({"cluster": "issuer", "path": "/oauth/revocations"});
+    local["delegation"] = json!({"max_depth": 4});
+    let rules = config["rules"].as_array_mut().expect("rules");
+    let catch_all = rules.pop().expect("the catch-all rule");
+    rules.push(json!({
+        "match": {"prefix": "/api/v1/orders", "methods": ["POST"]},
+        "requires": {"provider": "local", "scopes": ["orders:write"],
+                     "max_delegation_depth": 1, "actors": ["agent.planner"]}
+    }));
+    rules.push(json!({
+        "match": {"prefix": "/api/v1/approvals"},
+        "requires": {"provider": "local", "human_root": true}
+    }));
+    rules.push(catch_all);
+    config
+}
+
 /// Where the generated configuration points its clusters.
 #[derive(Clone, Debug)]
 pub struct Clusters {

@@ -384,10 +384,72 @@ impl Issuer {
             .unwrap_or_else(|err| self.fail(&format!("issuer client create {}: {err}", spec.id)))
     }
 
+    /// `issuer client create <id> --kind agent`: an agent that may exchange other principals'
+    /// tokens for delegated ones; panics if it fails.
+    #[track_caller]
+    pub fn create_agent(&self, id: &str, scope: &str, audience: &str) -> Client {
+        let spec = NewClient {
+            id,
+            scope,
+            audience: Some(audience),
+            ttl: None,
+        };
+        self.try_create_client_as(spec, &["--kind", "agent"])
+            .unwrap_or_else(|err| {
+                self.fail(&format!("issuer client create {id} --kind agent: {err}"))
+            })
+    }
+
+    /// `POST /oauth/token` with the token exchange grant (RFC 8693): `agent` trades
+    /// `subject_token` for a delegated token, narrowed to `scope` if given.
+    pub fn exchange(&self, agent: &Client, subject_token: &str, scope: Option<&str>) -> Response {
+        let mut form = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject_token),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.token_request(
+            &form,
+            Some((agent.client_id.as_str(), agent.client_secret.as_str())),
+        )
+    }
+
+    /// [`Issuer::exchange`], panicking unless it answers 200 with an `access_token`.
+    #[track_caller]
+    pub fn exchanged(&self, agent: &Client, subject_token: &str, scope: Option<&str>) -> String {
+        let response = self.exchange(agent, subject_token, scope);
+        response
+            .try_json()
+            .ok()
+            .filter(|_| response.status == 200)
+            .and_then(|body| body.get("access_token")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| {
+                self.fail(&format!(
+                    "token exchange by {} failed:\n{response:?}",
+                    agent.client_id
+                ))
+            })
+    }
+
     /// `issuer client create`, returning the failure (exit status and stderr) instead of panicking.
     pub fn try_create_client(&self, spec: NewClient<'_>) -> Result<Client, String> {
+        self.try_create_client_as(spec, &[])
+    }
+
+    /// `issuer client create` with `extra` arguments (e.g. `--kind agent`).
+    fn try_create_client_as(&self, spec: NewClient<'_>, extra: &[&str]) -> Result<Client, String> {
         let mut command = self.cli();
         command.args(["client", "create", spec.id, "--scope", spec.scope]);
+        command.args(extra);
         if let Some(audience) = spec.audience {
             command.args(["--audience", audience]);
         }

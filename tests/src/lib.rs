@@ -28,7 +28,7 @@ mod relay;
 mod stack;
 pub mod upstream;
 
-pub use envoy::default_filter_config;
+pub use envoy::{default_filter_config, demo_filter_config};
 pub use feed::FeedServer;
 pub use http::Response;
 pub use issuer::{Client, Issuer, NewClient};

@@ -1,10 +1,10 @@
 //! `envoy/envoy.yaml` (what `make run` starts) is a configuration Envoy accepts with the real filter, and
-//! its filter configuration is the one the other tests use, so the demo and the tests cannot drift apart.
+//! its filter configuration is the one the delegation tests use, so the demo and the tests cannot drift apart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_tests::{bins, default_filter_config};
+use e2e_tests::{bins, demo_filter_config};
 use serde_json::Value;
 
 const WASM_IN_YAML: &str = "target/wasm32-wasip1/release/verifier_envoy.wasm";
@@ -33,12 +33,12 @@ fn embedded_filter_config(yaml: &str) -> Value {
 }
 
 #[test]
-fn demo_envoy_yaml_embeds_the_default_filter_config() {
+fn demo_envoy_yaml_embeds_the_demo_filter_config() {
     let (_, yaml) = demo_yaml();
     assert_eq!(
         embedded_filter_config(&yaml),
-        default_filter_config("http://127.0.0.1:8080"),
-        "envoy/envoy.yaml and e2e_tests::default_filter_config disagree"
+        demo_filter_config("http://127.0.0.1:8080"),
+        "envoy/envoy.yaml and e2e_tests::demo_filter_config disagree"
     );
     assert!(
         yaml.contains(WASM_IN_YAML),

@@ -164,6 +164,36 @@ fn verify_cases() -> Vec<VerifyCase> {
             Expect::Code("typ_invalid"),
         ),
         case(
+            "delegated token verifies (delegation is the gateway's rule)",
+            with_claims(delegated(&["agent.sub", "agent.main"], &["parent-jti"])),
+            Expect::Valid,
+        ),
+        case(
+            "act is not an object",
+            with_claims(json!({"act": "agent.main"})),
+            Expect::Code("claim_invalid"),
+        ),
+        case(
+            "an actor's sub holds a comma",
+            with_claims(json!({"act": {"sub": "agent.a,agent.b"}})),
+            Expect::Code("claim_invalid"),
+        ),
+        case(
+            "ancestor_jtis without act",
+            with_claims(json!({"ancestor_jtis": ["x"]})),
+            Expect::Code("claim_invalid"),
+        ),
+        case(
+            "act nested 20 deep",
+            es256().token_with_raw_claim("act", &nested_act(20)),
+            Expect::Code("token_malformed"),
+        ),
+        case(
+            "act nested 10000 deep",
+            es256().token_with_raw_claim("act", &nested_act(10_000)),
+            Expect::Code("token_too_large"),
+        ),
+        case(
             "jku header",
             with_header(json!({"jku": "https://evil.test/jwks"})),
             Expect::Code("header_forbidden"),
@@ -242,6 +272,11 @@ fn verify_cases() -> Vec<VerifyCase> {
     ]
 }
 
+/// An `act` claim nested `depth` deep, as JSON text.
+fn nested_act(depth: usize) -> String {
+    "{\"sub\":\"a\",\"act\":".repeat(depth - 1) + "{\"sub\":\"a\"}" + &"}".repeat(depth - 1)
+}
+
 /// The gateway configuration of the explain cases: a remote provider with a revocation feed.
 fn gateway_config() -> Value {
     json!({
@@ -252,14 +287,36 @@ fn gateway_config() -> Value {
                 "algorithms": ["ES256", "EdDSA"],
                 "remote_jwks": {"cluster": "issuer", "path": "/.well-known/jwks.json"},
                 "revocations": {"cluster": "issuer", "path": "/oauth/revocations"},
-            }
+            },
+            "agents": agents_provider(),
         },
         "rules": [
             {"match": {"prefix": "/api/v1/entities/register-bulk", "methods": ["POST"]},
              "requires": {"provider": "local", "scopes": ["instruments:write"]}},
             {"match": {"path": "/health"}, "public": true},
             {"match": {"prefix": "/api/"}, "requires": {"provider": "local"}},
+            {"match": {"prefix": "/agents/deep"},
+             "requires": {"provider": "agents", "max_delegation_depth": 1}},
+            {"match": {"prefix": "/agents/research"},
+             "requires": {"provider": "agents", "actors": ["agent.research*"]}},
+            {"match": {"prefix": "/agents/people"},
+             "requires": {"provider": "agents", "human_root": true}},
+            {"match": {"prefix": "/agents/"},
+             "requires": {"provider": "agents", "scopes": ["repo:read:x"]}},
         ],
+    })
+}
+
+/// The provider of the delegation cases: the same issuer and keys, accepting chains of up to
+/// three actors.
+fn agents_provider() -> Value {
+    json!({
+        "issuer": ISSUER,
+        "audiences": [AUDIENCE],
+        "algorithms": ["ES256", "EdDSA"],
+        "remote_jwks": {"cluster": "issuer", "path": "/.well-known/jwks.json"},
+        "revocations": {"cluster": "issuer", "path": "/oauth/revocations"},
+        "delegation": {"max_depth": 3},
     })
 }
 
@@ -267,7 +324,10 @@ fn feed() -> Value {
     json!({
         "iss": ISSUER,
         "tokens": [{"jti": "revoked-jti", "exp": NOW + 300}],
-        "clients": [{"client_id": "svc.banned", "revoked_before": NOW}],
+        "clients": [
+            {"client_id": "svc.banned", "revoked_before": NOW},
+            {"client_id": "agent.banned", "revoked_before": NOW},
+        ],
     })
 }
 
@@ -288,7 +348,30 @@ fn explain_cases() -> Vec<ExplainCase> {
             rule,
         };
     use Verdict::{Allow, Deny};
-    vec![
+    let chain = |actors: &[&str], more: Value| {
+        let mut c = claims_with(delegated(actors, &["parent-jti", "root-jti"]));
+        merge(&mut c, json!({"scope": "repo:read:*"}));
+        merge(&mut c, more);
+        Some(es256().token(&c))
+    };
+    let two = chain(&["agent.sub", "agent.main"], json!({}));
+    let delegation_cases = [
+        case("delegated token where the provider accepts no delegation", two.as_ref(), "GET", "/api/v1/x", Deny, 403, Some("delegation_not_allowed"), Some(2)),
+        case("service to agent to sub-agent, glob scope covers the route's", two.as_ref(), "GET", "/agents/repo", Allow, 200, None, Some(6)),
+        case("a sibling glob does not cover the route's scope", chain(&["agent.sub", "agent.main"], json!({"scope": "repo:write:*"})).as_ref(), "GET", "/agents/repo", Deny, 403, Some("insufficient_scope"), Some(6)),
+        case("chain deeper than the provider's max_depth", chain(&["agent.d", "agent.c", "agent.b", "agent.a"], json!({})).as_ref(), "GET", "/agents/repo", Deny, 403, Some("delegation_too_deep"), Some(6)),
+        case("chain deeper than the rule's max_delegation_depth", two.as_ref(), "GET", "/agents/deep", Deny, 403, Some("delegation_too_deep"), Some(3)),
+        case("one hop within the rule's max_delegation_depth", chain(&["agent.main"], json!({})).as_ref(), "GET", "/agents/deep", Allow, 200, None, Some(3)),
+        case("an actor twice in the chain", chain(&["agent.a", "agent.b", "agent.a"], json!({})).as_ref(), "GET", "/agents/repo", Deny, 401, Some("delegation_loop"), Some(6)),
+        case("an actor acting for itself", chain(&["svc.warehouse"], json!({})).as_ref(), "GET", "/agents/repo", Deny, 401, Some("delegation_loop"), Some(6)),
+        case("actor outside the rule's actors", two.as_ref(), "GET", "/agents/research", Deny, 403, Some("actor_not_allowed"), Some(4)),
+        case("actor matching the rule's actors glob", chain(&["agent.research.sub", "agent.main"], json!({})).as_ref(), "GET", "/agents/research", Allow, 200, None, Some(4)),
+        case("a service at the root where a person is required", two.as_ref(), "GET", "/agents/people", Deny, 403, Some("human_root_required"), Some(5)),
+        case("a person at the root", chain(&["agent.main"], json!({"sub": "alice", "sub_profile": "user"})).as_ref(), "GET", "/agents/people", Allow, 200, None, Some(5)),
+        case("a revoked ancestor token", chain(&["agent.sub", "agent.main"], json!({"ancestor_jtis": ["parent-jti", "revoked-jti"]})).as_ref(), "GET", "/agents/repo", Deny, 401, Some("token_revoked"), Some(6)),
+        case("a revoked agent in the chain", chain(&["agent.sub", "agent.banned"], json!({})).as_ref(), "GET", "/agents/repo", Deny, 401, Some("token_revoked"), Some(6)),
+    ];
+    let mut cases = vec![
         case(
             "writer may register",
             Some(&writer),
@@ -393,7 +476,9 @@ fn explain_cases() -> Vec<ExplainCase> {
             Some("token_expired"),
             Some(0),
         ),
-    ]
+    ];
+    cases.extend(delegation_cases);
+    cases
 }
 
 /// The vectors document, as checked in.
@@ -429,8 +514,8 @@ fn document() -> Value {
         "verify": {"options": verify_options(), "cases": verify},
         "explain": {
             "config": gateway_config(),
-            "jwks": {"local": standard_jwks()},
-            "revocations": {"local": feed()},
+            "jwks": {"local": standard_jwks(), "agents": standard_jwks()},
+            "revocations": {"local": feed(), "agents": feed()},
             "cases": explain,
         },
     })

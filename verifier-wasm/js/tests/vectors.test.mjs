@@ -58,6 +58,27 @@ for (const c of vectors.explain.cases) {
   });
 }
 
+test('explain shows who acts for whom, and the actor headers the upstream gets', () => {
+  const { config, jwks, revocations } = vectors.explain;
+  const c = vectors.explain.cases.find((x) => x.name.startsWith('service to agent to sub-agent'));
+  const got = explain(c.token, config, c.request, { now, jwks, revocations });
+  assert.equal(got.decision, 'allow');
+  assert.equal(got.delegation.principal, 'svc.warehouse');
+  assert.deepEqual(got.delegation.actors.map((a) => a.sub), ['agent.sub', 'agent.main']);
+  assert.equal(got.delegation.depth, 2);
+  assert.equal(got.upstream_headers['x-auth-actor'], 'agent.sub');
+  assert.equal(got.upstream_headers['x-auth-actor-chain'], 'agent.sub,agent.main');
+  assert.equal(got.upstream_headers['x-auth-subject'], 'svc.warehouse');
+  const step = got.steps.find((s) => s.name === 'delegation');
+  assert.equal(step.outcome, 'pass');
+  assert.match(step.detail, /agent\.sub.*acts for.*svc\.warehouse/);
+  const deep = vectors.explain.cases.find((x) => x.name === 'chain deeper than the rule\'s max_delegation_depth');
+  const refused = explain(deep.token, config, deep.request, { now, jwks, revocations });
+  const failed = refused.steps.find((s) => s.outcome === 'fail');
+  assert.equal(failed.name, 'delegation');
+  assert.equal(refused.error.code, 'delegation_too_deep');
+});
+
 test('jwks and config are accepted as objects or JSON text alike', () => {
   const c = vectors.verify.cases[0];
   const asObject = verify(c.token, JSON.parse(c.jwks), { ...vectors.verify.options, now });

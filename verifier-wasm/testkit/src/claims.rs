@@ -68,3 +68,26 @@ mod tests {
         assert_eq!(nested(2), json!([[0]]));
     }
 }
+
+/// The RFC 8693 `act` claim naming `actors`, outermost (current) first, each an `ai_agent`.
+pub fn act(actors: &[&str]) -> Value {
+    actors.iter().rev().fold(Value::Null, |inner, actor| {
+        let mut node = json!({"sub": actor, "sub_profile": "ai_agent"});
+        if !inner.is_null() {
+            node["act"] = inner;
+        }
+        node
+    })
+}
+
+/// Changes that make [`claims`] a token exchanged by `actors` (outermost first) from tokens
+/// with the jtis `ancestors` (nearest first): `act`, `client_id` the current actor, and
+/// `ancestor_jtis`.
+pub fn delegated(actors: &[&str], ancestors: &[&str]) -> Value {
+    json!({
+        "act": act(actors),
+        "client_id": actors.first().copied().unwrap_or_default(),
+        "sub_profile": "service",
+        "ancestor_jtis": ancestors,
+    })
+}

@@ -25,7 +25,7 @@ mod signer;
 mod tamper;
 
 pub use checks::{bearer, check, check_at, code, code_at, denial, jwks_code, outcome, request};
-pub use claims::{claims, claims_text_with, claims_with, merge, nested};
+pub use claims::{act, claims, claims_text_with, claims_with, delegated, merge, nested};
 pub use config::{
     config_json, every_algorithm, jwks, local_jwks, parse_config, provider, provider_from,
     provider_json, provider_with, public_jwk,
