@@ -131,6 +131,10 @@ add ours-es256    "ours, cold ES256 (new token every request)"      ours        
 add native-es256  "jwt_authn, cold ES256 (new token every request)" native       auth  es256-warm es256-cold once
 add ours-eddsa    "ours, cold EdDSA (new token every request)"      ours         auth  eddsa-warm eddsa-cold once
 add native-eddsa  "jwt_authn, cold EdDSA (new token every request)" native       auth  eddsa-warm eddsa-cold once
+# Delegation: the provider also accepts chains (max_depth 4); plain tokens against depth-2 ones.
+add deleg-plain   "delegation on, warm, plain tokens (64 ES256)"    ours-delegation auth es256-warm     es256-warm     cycle
+add deleg-warm    "delegation on, warm, depth-2 delegated (64)"     ours-delegation auth delegated-warm delegated-warm cycle
+add deleg-cold    "delegation on, cold ES256, depth-2 delegated"    ours-delegation auth delegated-warm delegated-cold once
 if [[ -n ${PROFILE_WASM:-} ]]; then
   add profile       "ours, warm, profiling build (not compared)"       ours auth es256-warm es256-warm cycle
   add profile-es256 "ours, cold ES256, profiling build (not compared)" ours auth es256-warm es256-cold once
@@ -485,6 +489,9 @@ targets() {
   target "cold EdDSA: $who / jwt_authn"                         "$ours-eddsa" native-eddsa 0.8
 }
 targets ours ours
+target "delegation: depth-2 delegated / plain, warm"          deleg-warm    deleg-plain  0.95
+[[ -z ${med[deleg-cold]:-} || -z ${med[ours-es256]:-} ]] ||
+echo "  for reference: delegation, cold: depth-2 delegated / plain ES256 $(div "${med[deleg-cold]}" "${med[ours-es256]}") (req/CPU-s $(div "${cmed[deleg-cold]}" "${cmed[ours-es256]}"))"
 [[ -z ${med[none]:-} || -z ${med[noop]:-} || -z ${med[ours]:-} || -z ${med[native]:-} || -z ${med[native-cache]:-} ]] ||
 echo "  for reference: no-op / none $(div "${med[noop]}" "${med[none]}") (req/CPU-s $(div "${cmed[noop]}" "${cmed[none]}")), ours / jwt_authn with cache $(div "${med[ours]}" "${med[native-cache]}"), jwt_authn cache / no cache $(div "${med[native-cache]}" "${med[native]}")"
 if [[ -n ${med[lean-noop]:-} && -n ${med[ours]:-} ]]; then
@@ -509,7 +516,7 @@ fi
 
 echo
 echo "cold runs: most requests generated in one run against tokens available (each token used at most once)"
-for name in ours-es256 native-es256 ours-eddsa native-eddsa; do
+for name in ours-es256 native-es256 ours-eddsa native-eddsa deleg-cold; do
   [[ -n ${med[$name]:-} ]] || continue
   printf '  %-50s %8s of %s\n' "${label[$name]}" "${generated_max[$name]}" "$COLD_TOKENS"
 done

@@ -11,6 +11,7 @@ filters differ:
   noop          a proxy-wasm filter that only returns Continue (envoy/noop-filter)
   ours          the verifier; one provider with the bench JWKS inline, ES256 and EdDSA, any valid token
   ours-scope    the verifier; the same provider, the rule also requires scope instruments:read
+  ours-delegation  the verifier; the provider of ours, also accepting delegated tokens (max_depth 4)
   native        Envoy's jwt_authn; the same JWKS inline, no cache
   native-cache  jwt_authn with jwt_cache_config
   native-rbac   the same work as ours-scope: jwt_authn (cache, payload_in_metadata, and the four
@@ -64,19 +65,20 @@ def wasm_filter(name, filename, configuration):
     }
 
 
-def ours(issuer, jwks, verifier_wasm, scopes):
+def ours(issuer, jwks, verifier_wasm, scopes, delegation=False):
     requires = {"provider": PROVIDER}
     if scopes:
         requires["scopes"] = scopes
+    provider = {
+        "issuer": issuer,
+        "audiences": [AUDIENCE],
+        "algorithms": ["ES256", "EdDSA"],
+        "local_jwks": jwks,
+    }
+    if delegation:
+        provider["delegation"] = {"max_depth": 4}
     config = {
-        "providers": {
-            PROVIDER: {
-                "issuer": issuer,
-                "audiences": [AUDIENCE],
-                "algorithms": ["ES256", "EdDSA"],
-                "local_jwks": jwks,
-            }
-        },
+        "providers": {PROVIDER: provider},
         "rules": [{"match": {"prefix": "/"}, "requires": requires}],
     }
     return [wasm_filter("verifier", verifier_wasm, json.dumps(config))]
@@ -148,6 +150,8 @@ def auth_filters(variant, issuer, jwks, verifier_wasm, noop_wasm):
         return ours(issuer, jwks, verifier_wasm, [])
     if variant == "ours-scope":
         return ours(issuer, jwks, verifier_wasm, [SCOPE])
+    if variant == "ours-delegation":
+        return ours(issuer, jwks, verifier_wasm, [], delegation=True)
     if variant == "native":
         return native(issuer, jwks, cache=False, payload_in_metadata=False)
     if variant == "native-cache":

@@ -17,11 +17,14 @@
 //! | `es256-warm.txt`, `eddsa-warm.txt` | `<warm-count>` tokens each, one per line |
 //! | `es256-cold.txt`, `eddsa-cold.txt` | `<cold-count>` tokens each, all distinct |
 //! | `es256-noscope.txt` | one valid ES256 token without `instruments:read` (for the 403 checks) |
+//! | `delegated-warm.txt`, `delegated-cold.txt` | as the ES256 files, each token delegated two hops (below) |
 //! | `issuer.txt` | the `iss` all tokens carry |
 //!
 //! Every token is an RFC 9068 access token like the issuer's: header `{alg, typ: "at+jwt", kid}`,
 //! claims `iss`, `sub`, `aud: "quantjourney"`, `client_id`, `iat`, `exp` (one hour), a unique
-//! `jti` and `scope`.
+//! `jti` and `scope`. A delegated token is what the issuer's token exchange mints for a sub-agent
+//! acting for an agent acting for `svc.bench`: `client_id` the sub-agent, `sub_profile`, `act`
+//! two deep and `ancestor_jtis` naming the two tokens it descends from.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -101,10 +104,23 @@ impl Key {
         }
     }
 
-    fn sign(&self, jti: &str, scope: &str) -> Result<String, String> {
+    fn sign(&self, jti: &str, scope: &str, delegated: bool) -> Result<String, String> {
         let mut custom = Map::new();
         custom.insert("client_id".into(), SUBJECT.into());
         custom.insert("scope".into(), scope.into());
+        if delegated {
+            custom.insert("client_id".into(), "agent.bench.sub".into());
+            custom.insert("sub_profile".into(), "service".into());
+            custom.insert(
+                "act".into(),
+                json!({"sub": "agent.bench.sub", "sub_profile": "ai_agent",
+                       "act": {"sub": "agent.bench", "sub_profile": "ai_agent"}}),
+            );
+            custom.insert(
+                "ancestor_jtis".into(),
+                json!([format!("{jti}-parent"), format!("{jti}-root")]),
+            );
+        }
         let claims = Claims::with_custom_claims(custom, Duration::from_secs(LIFETIME_SECONDS))
             .with_issuer(ISSUER)
             .with_audience(AUDIENCE)
@@ -154,11 +170,32 @@ fn run(dir: &Path, warm: usize, cold: usize) -> Result<(), String> {
         "eddsa-cold.txt",
         &mint(&eddsa, "eddsa-cold", cold, SCOPE)?,
     )?;
+    write(
+        dir,
+        "delegated-warm.txt",
+        &mint_as(&es256, "delegated-warm", warm, SCOPE, true)?,
+    )?;
+    write(
+        dir,
+        "delegated-cold.txt",
+        &mint_as(&es256, "delegated-cold", cold, SCOPE, true)?,
+    )?;
     Ok(())
 }
 
 /// `count` tokens, one per line, each with its own `jti`; signed on every core.
 fn mint(key: &Key, prefix: &str, count: usize, scope: &str) -> Result<String, String> {
+    mint_as(key, prefix, count, scope, false)
+}
+
+/// [`mint`], delegated two hops when `delegated`.
+fn mint_as(
+    key: &Key,
+    prefix: &str,
+    count: usize,
+    scope: &str,
+    delegated: bool,
+) -> Result<String, String> {
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = count.div_ceil(workers).max(1);
     let parts: Vec<Result<String, String>> = thread::scope(|s| {
@@ -168,7 +205,7 @@ fn mint(key: &Key, prefix: &str, count: usize, scope: &str) -> Result<String, St
                 s.spawn(move || {
                     let mut out = String::new();
                     for i in start..(start + chunk).min(count) {
-                        let token = key.sign(&format!("{prefix}-{i}"), scope)?;
+                        let token = key.sign(&format!("{prefix}-{i}"), scope, delegated)?;
                         let _ = writeln!(out, "{token}");
                     }
                     Ok(out)
