@@ -8,6 +8,7 @@ import { busy, errorSlot, field, h, local, replace } from './util.js';
 import * as clients from './pages/clients.js';
 import * as keys from './pages/keys.js';
 import * as tokens from './pages/tokens.js';
+import * as agents from './pages/agents.js';
 import * as audit from './pages/audit.js';
 import * as verify from './pages/verify.js';
 
@@ -15,6 +16,7 @@ const ROUTES = [
   { path: 'clients', label: 'Clients', page: clients, icon: 'M4 6h16M4 12h16M4 18h10' },
   { path: 'keys', label: 'Keys', page: keys, icon: 'M15 7a4 4 0 1 1-3.9 5H4v3H2v-5h9.1A4 4 0 0 1 15 7z' },
   { path: 'tokens', label: 'Tokens', page: tokens, icon: 'M4 7h16v10H4zM8 11h4' },
+  { path: 'agents', label: 'Agents', page: agents, icon: 'M12 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6zM6 20a6 6 0 0 1 12 0M4 14l3 2M20 14l-3 2' },
   { path: 'audit', label: 'Audit', page: audit, icon: 'M6 3h9l3 3v15H6zM9 10h6M9 14h6M9 18h4' },
   { path: 'verify', label: 'Verify & explain', page: verify, icon: 'M5 12l4 4 10-10' },
 ];
