@@ -2,10 +2,16 @@
 //! revocation apply to a token presented back to it, made by `verifier_core`: the code every
 //! gateway runs, with its limits (a token of at most
 //! [`MAX_TOKEN_BYTES`](verifier_core::limits::MAX_TOKEN_BYTES)) and its `typ` comparison.
+//!
+//! Every token says what its `sub` is (`sub_profile`). A token minted by token exchange
+//! (RFC 8693) also carries `act`, the chain of agents acting for `sub`, outermost first, and
+//! [`ANCESTORS_CLAIM`](verifier_core::ANCESTORS_CLAIM), the `jti`s of the tokens it was
+//! exchanged from, nearest first: what lets a gateway refuse it offline once any of them is
+//! revoked.
 
 use jwt_simple::prelude::{Audiences, Deserialize, JWTClaims, Serialize, UnixTimeStamp};
-use serde_json::Value;
-use verifier_core::{Provider, Unverified};
+use serde_json::{Value, json};
+use verifier_core::{Delegation, PROFILE_AI_AGENT, Provider, Unverified};
 
 use crate::clients::{Client, MAX_TTL_SECS};
 use crate::clock::UnixTime;
@@ -13,19 +19,30 @@ use crate::config::IssuerUrl;
 use crate::keys::{ACCESS_TOKEN_TYP, Jwks, SigningAlg};
 use crate::scope::Scope;
 
-/// The claims RFC 9068 §2.2 adds to the registered ones.
+/// The claims RFC 9068 §2.2 adds to the registered ones, what the subject is, and for an
+/// exchanged token who acts for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
-    /// The client the token was issued to.
+    /// The client the token was issued to (for an exchanged token, the agent).
     pub client_id: String,
     /// Granted scopes, space separated.
     pub scope: String,
+    /// What `sub` is: `service`, `ai_agent` or `user`.
+    pub sub_profile: String,
+    /// RFC 8693 §4.1: the acting agent, the one it acts for next, and so on (exchanged tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
+    /// The `jti`s of the tokens this one was exchanged from, nearest first; the name is
+    /// [`verifier_core::ANCESTORS_CLAIM`] (a test holds them together).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ancestor_jtis: Vec<String>,
 }
 
-/// The claim set of a new token for `client` with `scope`, issued at `now`.
+/// The claim set of a new token for `client` with `scope`, issued at `now`: the client
+/// credentials grant's.
 ///
-/// Exactly `iss`, `sub`, `aud`, `client_id`, `iat`, `exp`, `jti` and `scope`: no `nbf`,
-/// since RFC 9068 does not ask for it and `iat` already says when the token starts.
+/// Exactly `iss`, `sub`, `aud`, `client_id`, `iat`, `exp`, `jti`, `scope` and `sub_profile`:
+/// no `nbf`, since RFC 9068 does not ask for it and `iat` already says when the token starts.
 pub fn claims(
     issuer: &IssuerUrl,
     client: &Client,
@@ -33,21 +50,96 @@ pub fn claims(
     jti: String,
     now: UnixTime,
 ) -> JWTClaims<AccessTokenClaims> {
+    let custom = AccessTokenClaims {
+        client_id: client.id.as_str().to_owned(),
+        scope: scope.to_string(),
+        sub_profile: client.kind.profile().to_owned(),
+        act: None,
+        ancestor_jtis: Vec::new(),
+    };
+    let expires_at = now.saturating_add(client.ttl.secs());
+    let aud = client.audience.as_str();
+    build(
+        issuer,
+        client.id.as_str(),
+        aud,
+        jti,
+        now,
+        expires_at,
+        custom,
+    )
+}
+
+/// What a token minted by token exchange says, besides `iss` and its `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchanged<'a> {
+    /// The principal: the subject token's `sub`.
+    pub sub: &'a str,
+    /// What the principal is: the subject token's `sub_profile`.
+    pub sub_profile: &'a str,
+    /// The agent the token is issued to (`client_id`, and the outermost actor).
+    pub agent: &'a str,
+    /// The subject token's `act`, if it was delegated already: the rest of the chain.
+    pub previous_act: Option<&'a Value>,
+    /// The subject token's `jti`, then its own ancestors.
+    pub ancestors: Vec<String>,
+    /// `aud`.
+    pub aud: &'a str,
+    /// The granted scopes.
+    pub scope: &'a Scope,
+    /// `iat`.
+    pub iat: UnixTime,
+    /// `exp`.
+    pub exp: UnixTime,
+}
+
+/// The claim set of a token minted by token exchange.
+pub fn exchanged_claims(
+    issuer: &IssuerUrl,
+    token: &Exchanged<'_>,
+    jti: String,
+) -> JWTClaims<AccessTokenClaims> {
+    let custom = AccessTokenClaims {
+        client_id: token.agent.to_owned(),
+        scope: token.scope.to_string(),
+        sub_profile: token.sub_profile.to_owned(),
+        act: Some(actor_chain(token.agent, token.previous_act)),
+        ancestor_jtis: token.ancestors.clone(),
+    };
+    build(
+        issuer, token.sub, token.aud, jti, token.iat, token.exp, custom,
+    )
+}
+
+/// The `act` of a token `agent` obtained by exchange: the agent, outermost, and the subject
+/// token's own chain nested in it verbatim (RFC 8693 §4.1).
+pub fn actor_chain(agent: &str, previous: Option<&Value>) -> Value {
+    let mut act = json!({ "sub": agent, "sub_profile": PROFILE_AI_AGENT });
+    if let Some(previous) = previous {
+        act["act"] = previous.clone();
+    }
+    act
+}
+
+fn build(
+    issuer: &IssuerUrl,
+    sub: &str,
+    aud: &str,
+    jti: String,
+    iat: UnixTime,
+    exp: UnixTime,
+    custom: AccessTokenClaims,
+) -> JWTClaims<AccessTokenClaims> {
     JWTClaims {
-        issued_at: Some(UnixTimeStamp::from_secs(now)),
-        expires_at: Some(UnixTimeStamp::from_secs(
-            now.saturating_add(client.ttl.secs()),
-        )),
+        issued_at: Some(UnixTimeStamp::from_secs(iat)),
+        expires_at: Some(UnixTimeStamp::from_secs(exp)),
         invalid_before: None,
         issuer: Some(issuer.as_str().to_owned()),
-        subject: Some(client.id.as_str().to_owned()),
-        audiences: Some(Audiences::AsString(client.audience.as_str().to_owned())),
+        subject: Some(sub.to_owned()),
+        audiences: Some(Audiences::AsString(aud.to_owned())),
         jwt_id: Some(jti),
         nonce: None,
-        custom: AccessTokenClaims {
-            client_id: client.id.as_str().to_owned(),
-            scope: scope.to_string(),
-        },
+        custom,
     }
 }
 
@@ -70,6 +162,38 @@ pub struct ValidToken {
     pub iat: UnixTime,
     /// `jti`.
     pub jti: String,
+    /// `sub_profile`, when the token says (those minted before agents existed do not).
+    pub sub_profile: Option<String>,
+    /// `act` exactly as the token carries it: the chain, outermost first.
+    pub act: Option<Value>,
+    /// The chain and the token's ancestors, as gateways read them from `act` and
+    /// [`ANCESTORS_CLAIM`](verifier_core::ANCESTORS_CLAIM).
+    pub delegation: Option<Delegation>,
+    /// `may_act` (RFC 8693 §4.4): who may exchange this token, when it says.
+    pub may_act: Option<Value>,
+}
+
+impl ValidToken {
+    /// Every client whose whole-client revocation revokes this token, as gateways check it: its
+    /// own client, and for a delegated token its principal and every agent of its chain.
+    pub fn revocable_by(&self) -> Vec<&str> {
+        let mut clients = vec![self.client_id.as_str()];
+        if let Some(delegation) = &self.delegation {
+            clients.push(self.sub.as_str());
+            clients.extend(delegation.actors.iter().map(|a| a.sub.as_str()));
+        }
+        clients.sort_unstable();
+        clients.dedup();
+        clients
+    }
+
+    /// The token's own `jti`, then those it was exchanged from: revoking any revokes it.
+    pub fn lineage(&self) -> Vec<&str> {
+        let ancestors = self.delegation.iter().flat_map(|d| &d.ancestors);
+        std::iter::once(self.jti.as_str())
+            .chain(ancestors.map(String::as_str))
+            .collect()
+    }
 }
 
 /// Checks `token` against our published keys `jwks` at `now`; `None` for anything not valid.
@@ -107,6 +231,10 @@ pub fn validate(token: &str, jwks: &Jwks, issuer: &IssuerUrl, now: UnixTime) -> 
         exp: whole_seconds(claims.exp)?,
         iat: whole_seconds(claims.iat?)?,
         jti: claims.jti?,
+        sub_profile: claims.sub_profile,
+        act: claims.raw.get("act").cloned(),
+        delegation: claims.delegation,
+        may_act: claims.raw.get("may_act").cloned(),
     })
 }
 
@@ -124,7 +252,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::{Audience, ClientId, Ttl};
+    use crate::clients::{Audience, ClientId, ClientKind, Ttl};
     use crate::keys::{Jwk, PrivateKey};
 
     const NOW: UnixTime = 1_800_000_000;
@@ -136,6 +264,7 @@ mod tests {
     fn client() -> Client {
         Client {
             id: ClientId::parse("svc.a").expect("id"),
+            kind: ClientKind::Service,
             scope: Scope::parse("read write").expect("scope"),
             audience: Audience::parse("orders").expect("audience"),
             ttl: Ttl::try_from(300).expect("ttl"),
@@ -190,6 +319,10 @@ mod tests {
                     exp: NOW + 300,
                     iat: NOW,
                     jti: "jti-1".into(),
+                    sub_profile: Some("service".into()),
+                    act: None,
+                    delegation: None,
+                    may_act: None,
                 },
                 "{alg}"
             );
@@ -259,6 +392,59 @@ mod tests {
         }
         let unchanged = sign(&key, reshaped(mint(), custom), Some(ACCESS_TOKEN_TYP));
         assert!(accepts(&unchanged, &[&jwk], NOW));
+    }
+
+    #[test]
+    fn exchanged_tokens_carry_the_chain_and_their_ancestors_as_gateways_read_them() {
+        let (key, jwk) = key(SigningAlg::Es256);
+        let jwks = Jwks { keys: vec![jwk] };
+        let scope = Scope::parse("read").expect("scope");
+        let inner = actor_chain("agent.one", None);
+        let token = Exchanged {
+            sub: "svc.a",
+            sub_profile: "service",
+            agent: "agent.two",
+            previous_act: Some(&inner),
+            ancestors: vec!["jti-1".into(), "jti-0".into()],
+            aud: "orders",
+            scope: &scope,
+            iat: NOW,
+            exp: NOW + 60,
+        };
+        let signed = sign(
+            &key,
+            exchanged_claims(&issuer(), &token, "jti-2".into()),
+            Some(ACCESS_TOKEN_TYP),
+        );
+        let valid = validate(&signed, &jwks, &issuer(), NOW).expect("valid");
+        assert_eq!(valid.sub, "svc.a");
+        assert_eq!(valid.client_id, "agent.two");
+        assert_eq!(valid.sub_profile.as_deref(), Some("service"));
+        assert_eq!(
+            valid.act,
+            Some(json!({"sub": "agent.two", "sub_profile": "ai_agent",
+                        "act": {"sub": "agent.one", "sub_profile": "ai_agent"}}))
+        );
+        let delegation = valid.delegation.clone().expect("delegated");
+        assert_eq!(delegation.chain, "agent.two,agent.one");
+        assert_eq!(delegation.ancestors, ["jti-1", "jti-0"]);
+        assert_eq!(valid.lineage(), ["jti-2", "jti-1", "jti-0"]);
+        assert_eq!(
+            valid.revocable_by(),
+            ["agent.one", "agent.two", "svc.a"],
+            "its client, its principal and every agent"
+        );
+        // The claim name is the one the gateways read.
+        let claims =
+            serde_json::to_value(exchanged_claims(&issuer(), &token, "j".into())).expect("json");
+        assert!(
+            claims.get(verifier_core::ANCESTORS_CLAIM).is_some(),
+            "{claims}"
+        );
+        // A token of our own, undelegated, names only its client.
+        let own = validate(&minted(&key), &jwks, &issuer(), NOW).expect("valid");
+        assert_eq!(own.revocable_by(), ["svc.a"]);
+        assert_eq!(own.lineage(), ["jti-1"]);
     }
 
     /// `claims` with other custom claims.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::admin::credential::{self, AdminCredentialError};
 use crate::audit::{self, Audit, AuditError, AuditEvent, AuditRecord, ChainBreak, Outcome};
-use crate::clients::{Audience, ClientId, MAX_TTL_SECS, SecretError, SecretHasher};
+use crate::clients::{Audience, ClientId, ClientKind, MAX_TTL_SECS, SecretError, SecretHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, IssuerUrl, ServeConfig};
 use crate::keys::{
@@ -154,6 +154,15 @@ pub struct ServeArgs {
     /// explain gateway decisions. Checked at start-up: an invalid file stops the server.
     #[arg(long, env = "ISSUER_GATEWAY_CONFIG", value_name = "FILE")]
     gateway_config: Option<PathBuf>,
+    /// The most agents a token exchange may chain (1 to 10): an exchange that would make a
+    /// longer chain is refused, never truncated.
+    #[arg(
+        long,
+        env = "ISSUER_MAX_DELEGATION_DEPTH",
+        default_value_t = verifier_core::defaults::DEFAULT_MAX_DELEGATION_DEPTH as u64,
+        value_parser = clap::value_parser!(u64).range(1..=verifier_core::limits::MAX_DELEGATION_DEPTH)
+    )]
+    max_delegation_depth: u64,
 }
 
 /// How keys are made and rotated: shared by `serve` and `keys rotate`, so both follow one policy.
@@ -204,6 +213,8 @@ impl TryFrom<ServeArgs> for ServeConfig {
             signing_alg: args.keys.signing_alg,
             verifier_js_dir: args.verifier_js_dir,
             gateway_config: args.gateway_config,
+            // At most 10 (the parser's range): fits any usize.
+            max_delegation_depth: args.max_delegation_depth as usize,
         })
     }
 }
@@ -216,6 +227,10 @@ pub struct ClientCreateArgs {
     /// Client identifier, e.g. svc.warehouse ([A-Za-z0-9._:-], at most 128).
     #[arg(value_parser = ClientId::parse)]
     client_id: ClientId,
+    /// `service` (its tokens name itself) or `agent` (it may also act for other principals by
+    /// token exchange).
+    #[arg(long, default_value = "service", value_parser = ClientKind::parse)]
+    kind: ClientKind,
     /// Space-separated scopes the client may request.
     #[arg(long, value_parser = Scope::parse)]
     scope: Scope,
@@ -366,6 +381,7 @@ async fn admin_reset_credential(args: DatabaseArgs) -> Result<(), CliError> {
 #[derive(Serialize)]
 struct CreatedClient<'a> {
     client_id: &'a str,
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<&'a str>,
     auth_method: &'static str,
@@ -382,6 +398,7 @@ async fn client_create(args: ClientCreateArgs) -> Result<(), CliError> {
     let client = &created.client;
     print_json(&CreatedClient {
         client_id: client.id.as_str(),
+        kind: client.kind.as_str(),
         client_secret: created.secret.as_ref().map(|secret| secret.expose()),
         auth_method: created.auth_method.as_str(),
         scope: client.scope.to_string(),
@@ -406,6 +423,7 @@ async fn client_create_with(
     };
     let registration = Registration {
         client_id: args.client_id.as_str().to_owned(),
+        kind: args.kind,
         scope: args.scope.to_string(),
         audience: Some(args.audience.as_str().to_owned()),
         ttl: Some(args.ttl),

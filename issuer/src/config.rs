@@ -38,6 +38,9 @@ pub struct ServeConfig {
     pub verifier_js_dir: Option<PathBuf>,
     /// The gateway's filter configuration, checked at start-up and shown by the admin UI.
     pub gateway_config: Option<PathBuf>,
+    /// The longest delegation chain token exchange may mint (1 to
+    /// [`MAX_DELEGATION_DEPTH`](verifier_core::limits::MAX_DELEGATION_DEPTH)).
+    pub max_delegation_depth: usize,
 }
 
 /// Parses a duration in seconds, with an optional unit: `90`, `90s`, `15m`, `12h`, `7d`.

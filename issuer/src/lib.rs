@@ -1,5 +1,6 @@
 //! The issuer: OAuth 2 client credentials (RFC 6749 §4.4) minting RFC 9068 JWT access tokens,
-//! with JWKS (RFC 7517), metadata (RFC 8414), revocation (RFC 7009) and introspection (RFC 7662).
+//! token exchange (RFC 8693) through which agents act for other principals, with JWKS
+//! (RFC 7517), metadata (RFC 8414), revocation (RFC 7009) and introspection (RFC 7662).
 //!
 //! It refuses to be more than that: no authorization code or refresh tokens, no public
 //! clients, no `none` algorithm, no HMAC-signed tokens, no secrets kept in recoverable form.
@@ -10,8 +11,8 @@
 //! - the edges: [`cli`], [`server`] (with the key scheduler), [`http`] (the public port) and
 //!   [`admin`] (the admin port: API, UI sign-in, the admin credential and sessions). They
 //!   parse input, call an operation and map its error;
-//! - [`ops`]: the operations (mint a token, register or disable a client, rotate keys, revoke),
-//!   each writing its audit record;
+//! - [`ops`]: the operations (mint a token, exchange one, register or disable a client, rotate
+//!   keys, revoke), each writing its audit record;
 //! - the logic: [`clients`], [`keys`], [`scope`], [`access_token`], which take `now` as an
 //!   argument (only [`clock`] reads the time), and [`audit`], which writes the trail;
 //! - [`store`], the only module that talks to the database, and below it [`trail`], what an
@@ -98,6 +99,8 @@ pub struct AppState {
     /// The verifier package and gateway configuration the admin UI serves; empty unless
     /// [`AppState::with_ui`] set them.
     pub ui: Arc<UiResources>,
+    /// The longest delegation chain token exchange may mint (`--max-delegation-depth`).
+    pub max_delegation_depth: usize,
 }
 
 impl AppState {
@@ -127,6 +130,7 @@ impl AppState {
             )),
             sessions: Arc::default(),
             ui: Arc::default(),
+            max_delegation_depth: verifier_core::defaults::DEFAULT_MAX_DELEGATION_DEPTH,
         })
     }
 
@@ -145,6 +149,13 @@ impl AppState {
             keyring: &self.keyring,
             issuer: &self.issuer,
         }
+    }
+
+    /// The same state, minting delegation chains of at most `depth` agents.
+    #[must_use]
+    pub fn with_max_delegation_depth(mut self, depth: usize) -> Self {
+        self.max_delegation_depth = depth;
+        self
     }
 
     /// The same state, serving `ui` on the admin port (what `issuer serve` read at start-up).

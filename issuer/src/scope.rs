@@ -1,6 +1,12 @@
 //! OAuth scopes (RFC 6749 §3.3): validation and narrowing.
+//!
+//! A scope-token ending in `:*` covers every longer one with its prefix (`repo:*` covers
+//! `repo:read` and `repo:read:x`); [`verifier_core::scope::covers`] is that rule, shared with
+//! the gateways, and the only one used here.
 
 use std::fmt;
+
+use verifier_core::scope::covered_by;
 
 /// Why a scope string was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -41,24 +47,42 @@ impl Scope {
 
     /// The scope to grant when a client with these allowed scopes asks for `requested`.
     ///
-    /// No request means everything allowed. A request may only narrow: one token outside the
-    /// allowed set refuses the whole request rather than silently dropping it, so a client
-    /// never receives a token it would misread as carrying a permission it lacks.
+    /// No request means everything allowed. A request may only narrow: one token that no
+    /// allowed token covers refuses the whole request rather than silently dropping it, so a
+    /// client never receives a token it would misread as carrying a permission it lacks.
+    ///
+    /// The granted tokens come in the order of the allowed tokens that cover them (each under
+    /// the first that does, in the order requested), so an exact request keeps the
+    /// registration's order.
     pub fn narrow(&self, requested: Option<&str>) -> Result<Self, ScopeError> {
         let Some(requested) = requested else {
             return Ok(self.clone());
         };
         let requested = Self::parse(requested)?;
-        if !requested.tokens().all(|token| self.contains(token)) {
+        if requested.first_not_covered_by(self).is_some() {
             return Err(ScopeError::NotAllowed);
         }
-        Ok(Self(
+        let first_cover = |wanted: &str| {
             self.0
                 .iter()
-                .filter(|token| requested.contains(token))
-                .cloned()
-                .collect(),
+                .position(|held| verifier_core::scope::covers(held, wanted))
+        };
+        let mut granted: Vec<(usize, usize, &String)> = requested
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(at, wanted)| Some((first_cover(wanted)?, at, wanted)))
+            .collect();
+        granted.sort_unstable();
+        Ok(Self(
+            granted.into_iter().map(|(_, _, t)| t.clone()).collect(),
         ))
+    }
+
+    /// The first of these scope-tokens that no token of `held` covers, if any.
+    pub fn first_not_covered_by(&self, held: &Scope) -> Option<&str> {
+        self.tokens()
+            .find(|wanted| !covered_by(held.tokens(), wanted))
     }
 
     /// Whether `token` is one of the scope-tokens.
@@ -113,5 +137,38 @@ mod tests {
             Err(ScopeError::NotAllowed)
         );
         assert_eq!(allowed.narrow(Some("")), Err(ScopeError::Empty));
+    }
+
+    #[test]
+    fn narrow_honours_globs_and_nothing_else() {
+        let allowed = Scope::parse("read repo:* docs:read:*").expect("valid scope");
+        let narrowed = |requested: &str| allowed.narrow(Some(requested)).map(|s| s.to_string());
+        assert_eq!(narrowed("repo:read"), Ok("repo:read".to_owned()));
+        assert_eq!(
+            narrowed("docs:read:x:y repo:write read repo:read:*"),
+            Ok("read repo:write repo:read:* docs:read:x:y".to_owned()),
+            "in the order of the allowed token covering each"
+        );
+        assert_eq!(narrowed("repo:*"), Ok("repo:*".to_owned()));
+        for wider in ["repo", "docs:write", "docs:read", "*", "re*"] {
+            assert_eq!(
+                allowed.narrow(Some(wider)),
+                Err(ScopeError::NotAllowed),
+                "{wider}"
+            );
+        }
+        // A `*` that is not a trailing `:*` is an ordinary character.
+        let literal = Scope::parse("a*").expect("valid scope");
+        assert_eq!(literal.narrow(Some("ab")), Err(ScopeError::NotAllowed));
+        assert_eq!(literal.narrow(Some("a*")), Ok(literal.clone()));
+    }
+
+    #[test]
+    fn first_not_covered_by() {
+        let held = Scope::parse("repo:read:* docs").expect("valid scope");
+        let wanted = Scope::parse("repo:read:x docs repo:write").expect("valid scope");
+        assert_eq!(wanted.first_not_covered_by(&held), Some("repo:write"));
+        let fine = Scope::parse("repo:read:x:* docs").expect("valid scope");
+        assert_eq!(fine.first_not_covered_by(&held), None);
     }
 }

@@ -85,7 +85,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     };
     let state = AppState::bootstrap(store.clone(), keys, Arc::new(SystemClock), issuer)
         .await?
-        .with_ui(ui);
+        .with_ui(ui)
+        .with_max_delegation_depth(config.max_delegation_depth);
     let maintenance = tokio::spawn(maintain_keys(state.clone()));
     // The audit writer was started by `bootstrap`; this handle stops it last.
     let audit = state.audit.clone();

@@ -966,7 +966,8 @@ async fn an_admin_has_a_client_issued_a_token_that_gateways_accept() {
             "iss",
             "jti",
             "scope",
-            "sub"
+            "sub",
+            "sub_profile"
         ]
     );
     assert_eq!(common::segment(&access_token, 0)["typ"], "at+jwt");

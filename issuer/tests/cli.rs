@@ -409,3 +409,150 @@ fn without_a_master_key_a_private_development_key_is_made_with_a_warning() {
         std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(&key_file).expect("key file"));
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn client_create_registers_agents_with_kind_agent() {
+    let (_dir, db) = temp_db();
+    let service = json_stdout(&issuer(
+        &db,
+        &["client", "create", "svc.k", "--scope", "read"],
+    ));
+    assert_eq!(service["kind"], "service", "the default");
+    let agent = json_stdout(&issuer(
+        &db,
+        &[
+            "client", "create", "agent.k", "--kind", "agent", "--scope", "read",
+        ],
+    ));
+    assert_eq!(agent["kind"], "agent");
+    assert_eq!(agent["client_id"], "agent.k");
+    let refused = issuer(
+        &db,
+        &[
+            "client", "create", "robot.k", "--kind", "robot", "--scope", "read",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty());
+    for depth in ["0", "11", "x"] {
+        let output = issuer(&db, &["serve", "--max-delegation-depth", depth]);
+        assert!(!output.status.success(), "--max-delegation-depth {depth}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("max-delegation-depth"), "{stderr}");
+    }
+}
+
+/// A `POST /oauth/token` with `client_secret_post`: the status and the JSON answer.
+fn token_request(addr: &str, client: (&str, &str), form: &str) -> (u16, Value) {
+    let form = format!("client_id={}&client_secret={}&{form}", client.0, client.1);
+    let request = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    let (status, body) = http(addr, &request);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn serve_limits_delegation_chains_to_max_delegation_depth() {
+    let (_dir, db) = temp_db();
+    let secret = |created: Value| {
+        created["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let svc = secret(json_stdout(&issuer(
+        &db,
+        &["client", "create", "svc.e2e", "--scope", "read"],
+    )));
+    let mut agents = Vec::new();
+    for id in ["agent.one", "agent.two", "agent.three"] {
+        let created = json_stdout(&issuer(
+            &db,
+            &["client", "create", id, "--kind", "agent", "--scope", "read"],
+        ));
+        agents.push((id, secret(created)));
+    }
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--public-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--max-delegation-depth",
+            "2",
+        ])
+        .env("DATABASE_URL", &db)
+        .env_remove("ISSUER_URL")
+        .env_remove("ISSUER_SIGNING_ALG")
+        .env_remove("ISSUER_MAX_DELEGATION_DEPTH")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut server = Server(child);
+    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let public = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("line") > 0,
+            "no listening line"
+        );
+        let event: Value = serde_json::from_str(&line).expect("JSON line");
+        if event["event"] == "listening" {
+            break event["public"].as_str().unwrap_or_default().to_owned();
+        }
+    };
+
+    let (status, body) = token_request(&public, ("svc.e2e", &svc), "grant_type=client_credentials");
+    assert_eq!(status, 200, "{body}");
+    let mut subject = body["access_token"].as_str().unwrap_or_default().to_owned();
+    for (hop, (id, secret)) in agents.iter().enumerate() {
+        let form = format!(
+            "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={subject}\
+             &subject_token_type=urn:ietf:params:oauth:token-type:access_token"
+        );
+        let (status, body) = token_request(&public, (id, secret), &form);
+        if hop < 2 {
+            assert_eq!(status, 200, "hop {}: {body}", hop + 1);
+            assert_eq!(
+                body["issued_token_type"],
+                "urn:ietf:params:oauth:token-type:access_token"
+            );
+            subject = body["access_token"].as_str().unwrap_or_default().to_owned();
+        } else {
+            assert_eq!(status, 400, "a third hop: {body}");
+            assert_eq!(body["error"], "invalid_grant", "{body}");
+            assert!(body.get("access_token").is_none());
+        }
+    }
+    drop(server);
+
+    let tail = issuer(&db, &["audit", "tail", "--json", "-n", "50"]);
+    let records: Vec<Value> = String::from_utf8_lossy(&tail.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|r: &Value| r["action"] == "token.exchanged")
+        .collect();
+    let outcomes: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap_or_default(),
+                r["detail"]["code"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("success", "-"),
+            ("success", "-"),
+            ("failure", "delegation_too_deep")
+        ]
+    );
+}

@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{ISSUER, START, TestIssuer, segment};
-use issuer::clients::{self, Audience, ClientId, NewClient, Throttle, ThrottlePolicy, Ttl};
+use issuer::clients::{
+    self, Audience, ClientId, ClientKind, NewClient, Throttle, ThrottlePolicy, Ttl,
+};
 use issuer::scope::Scope;
 use jwt_simple::prelude::*;
 
@@ -46,6 +48,7 @@ fn assertion(key: &ES256KeyPair, client: &str, audience: &str, jti: &str) -> Str
 async fn register_jwt_client(t: &TestIssuer, id: &str, jwks: &str) {
     let new = NewClient {
         id: ClientId::parse(id).expect("id"),
+        kind: ClientKind::Service,
         scope: Scope::parse("read").expect("scope"),
         audience: Audience::parse("quantjourney").expect("aud"),
         ttl: Ttl::try_from(300).expect("ttl"),

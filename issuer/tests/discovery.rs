@@ -23,7 +23,10 @@ async fn metadata_names_every_endpoint() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
@@ -107,7 +110,7 @@ async fn admin_lists_clients_without_secrets() {
     assert_eq!(
         clients,
         serde_json::json!([{
-            "client_id": "svc.x", "scope": "read write", "audience": "orders",
+            "client_id": "svc.x", "kind": "service", "scope": "read write", "audience": "orders",
             "ttl": 120, "auth_method": "client_secret", "created_at": common::START
         }])
     );

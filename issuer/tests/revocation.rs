@@ -29,9 +29,11 @@ async fn revoke_then_introspect_round_trip() {
             "jti",
             "scope",
             "sub",
+            "sub_profile",
             "token_type"
         ]
     );
+    assert_eq!(active["sub_profile"], "service");
     assert_eq!(active["active"], true);
     assert_eq!(active["iss"], ISSUER);
     assert_eq!(active["sub"], "svc.rv");
@@ -167,6 +169,9 @@ async fn expired_tampered_and_foreign_tokens_are_inactive() {
     let custom = AccessTokenClaims {
         client_id: "svc.t".into(),
         scope: "read".into(),
+        sub_profile: "service".into(),
+        act: None,
+        ancestor_jtis: Vec::new(),
     };
     let mut claims = Claims::with_custom_claims(custom, Duration::from_secs(300))
         .with_issuer(ISSUER)

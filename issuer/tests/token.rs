@@ -120,12 +120,14 @@ async fn basic_auth_token_has_exactly_the_rfc9068_shape() {
             "iss",
             "jti",
             "scope",
-            "sub"
+            "sub",
+            "sub_profile"
         ]
     );
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["sub"], "svc.warehouse");
     assert_eq!(claims["client_id"], "svc.warehouse");
+    assert_eq!(claims["sub_profile"], "service");
     assert_eq!(claims["aud"], "quantjourney", "aud is a single string");
     assert_eq!(claims["iat"], START);
     assert_eq!(claims["exp"], START + 300);

@@ -18,6 +18,7 @@ use super::auth::AdminContext;
 use super::body::{parse_body, require_body};
 use super::error::AdminError;
 use crate::AppState;
+use crate::clients::ClientKind;
 use crate::clock::UnixTime;
 use crate::ops::clients::{self, AuthMethod, Registration};
 use crate::ops::mint::{self, TokenResponse};
@@ -41,6 +42,9 @@ async fn list_clients(
 #[serde(deny_unknown_fields)]
 struct CreateClient {
     client_id: String,
+    /// `service` (the default) or `agent`.
+    #[serde(default)]
+    kind: ClientKind,
     scope: String,
     audience: Option<String>,
     ttl: Option<u64>,
@@ -54,6 +58,7 @@ struct CreateClient {
 #[derive(Debug, Serialize)]
 struct CreatedClient {
     client_id: String,
+    kind: &'static str,
     auth_method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -71,6 +76,7 @@ async fn create_client(
     let request: CreateClient = require_body(body)?;
     let registration = Registration {
         client_id: request.client_id,
+        kind: request.kind,
         scope: request.scope,
         audience: request.audience,
         ttl: request.ttl,
@@ -83,11 +89,12 @@ async fn create_client(
     let created =
         clients::register(state.ctx(), &state.hasher, &admin.caller(), registration).await?;
     let client = &created.client;
-    tracing::info!(client_id = %client.id, auth_method = created.auth_method.as_str(), actor = %admin.actor, "admin registered a client");
+    tracing::info!(client_id = %client.id, kind = client.kind.as_str(), auth_method = created.auth_method.as_str(), actor = %admin.actor, "admin registered a client");
     Ok((
         StatusCode::CREATED,
         Json(CreatedClient {
             client_id: client.id.as_str().to_owned(),
+            kind: client.kind.as_str(),
             auth_method: created.auth_method.as_str(),
             client_secret: created.secret.map(|secret| secret.expose().to_owned()),
             scope: client.scope.to_string(),

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod clients;
 pub mod credential;
+mod delegations;
 mod documents;
 mod error;
 mod keys;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(changes)
         .merge(audit::routes())
+        .merge(delegations::routes())
         .merge(documents::routes())
         // A route layer, so unknown paths are a plain 404 and never count as failed logins.
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));

@@ -1,4 +1,4 @@
-//! The validated fields of a client registration: identifier, audience and token lifetime.
+//! The validated fields of a client registration: identifier, kind, audience and token lifetime.
 
 use std::fmt;
 
@@ -30,6 +30,50 @@ pub enum FieldError {
     /// The lifetime is outside 1..=86400 seconds.
     #[error("ttl must be between 1 and 86400 seconds")]
     Ttl,
+    /// The kind is neither `service` nor `agent`.
+    #[error("kind must be service or agent")]
+    Kind,
+}
+
+/// What a client is: a service, whose tokens name itself, or an agent, which may also act for
+/// another principal through token exchange (RFC 8693).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// Client credentials for itself only.
+    #[default]
+    Service,
+    /// Client credentials for itself, and token exchange for others.
+    Agent,
+}
+
+impl ClientKind {
+    /// Reads the stored and command-line name.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        match text {
+            "service" => Ok(Self::Service),
+            "agent" => Ok(Self::Agent),
+            _ => Err(FieldError::Kind),
+        }
+    }
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// The `sub_profile` of a token naming such a client (draft-mcguinness-oauth-actor-profile).
+    pub fn profile(self) -> &'static str {
+        match self {
+            Self::Service => verifier_core::PROFILE_SERVICE,
+            Self::Agent => verifier_core::PROFILE_AI_AGENT,
+        }
+    }
 }
 
 /// A client identifier: the token's `sub` and `client_id`, e.g. `svc.warehouse`.
@@ -154,6 +198,17 @@ mod tests {
         assert_eq!(Ttl::try_from(1).map(Ttl::secs), Ok(1));
         assert_eq!(Ttl::try_from(86_400).map(Ttl::secs), Ok(86_400));
         assert_eq!(Ttl::try_from(86_401), Err(FieldError::Ttl));
+    }
+
+    #[test]
+    fn kinds_round_trip_and_name_their_profile() {
+        for kind in [ClientKind::Service, ClientKind::Agent] {
+            assert_eq!(ClientKind::parse(kind.as_str()), Ok(kind));
+        }
+        assert_eq!(ClientKind::parse("Agent"), Err(FieldError::Kind));
+        assert_eq!(ClientKind::default(), ClientKind::Service);
+        assert_eq!(ClientKind::Agent.profile(), "ai_agent");
+        assert_eq!(ClientKind::Service.profile(), "service");
     }
 
     #[test]

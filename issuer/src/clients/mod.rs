@@ -10,7 +10,8 @@ pub use assertion::{
     verify_assertion, verify_assertion_with_keys,
 };
 pub use fields::{
-    Audience, ClientId, FieldError, MAX_AUDIENCE_LEN, MAX_CLIENT_ID_LEN, MAX_TTL_SECS, Ttl,
+    Audience, ClientId, ClientKind, FieldError, MAX_AUDIENCE_LEN, MAX_CLIENT_ID_LEN, MAX_TTL_SECS,
+    Ttl,
 };
 pub use lockout::{Throttle, ThrottlePolicy, Verdict};
 pub use secret::{ClientSecret, SecretError, SecretHasher};
@@ -52,6 +53,8 @@ pub enum ClientError {
 pub struct NewClient {
     /// The identifier.
     pub id: ClientId,
+    /// A service or an agent.
+    pub kind: ClientKind,
     /// The scopes its tokens may carry.
     pub scope: Scope,
     /// The `aud` of its tokens.
@@ -65,6 +68,8 @@ pub struct NewClient {
 pub struct Client {
     /// The identifier (`sub` and `client_id` of its tokens).
     pub id: ClientId,
+    /// A service or an agent.
+    pub kind: ClientKind,
     /// The scopes its tokens may carry.
     pub scope: Scope,
     /// The `aud` of its tokens.
@@ -82,6 +87,7 @@ impl TryFrom<ClientRecord> for Client {
         let corrupt = || ClientError::Corrupt(record.client_id.clone());
         Ok(Self {
             id: ClientId::parse(&record.client_id).map_err(|_| corrupt())?,
+            kind: ClientKind::parse(&record.kind).map_err(|_| corrupt())?,
             scope: Scope::parse(&record.scope).map_err(|_| corrupt())?,
             audience: Audience::parse(&record.audience).map_err(|_| corrupt())?,
             ttl: Ttl::try_from(record.ttl_secs).map_err(|_| corrupt())?,
@@ -136,6 +142,7 @@ async fn insert(
     };
     let record = ClientRecord {
         client_id: new.id.as_str().to_owned(),
+        kind: new.kind.as_str().to_owned(),
         auth_method: auth_method.to_owned(),
         secret_hash,
         jwks,
@@ -154,6 +161,7 @@ async fn insert(
         })?;
     Ok(Client {
         id: new.id,
+        kind: new.kind,
         scope: new.scope,
         audience: new.audience,
         ttl: new.ttl,
@@ -260,6 +268,7 @@ mod tests {
         let hasher = SecretHasher::load(&here).await.expect("hasher");
         let new = NewClient {
             id: ClientId::parse("svc.cached").expect("id"),
+            kind: ClientKind::Service,
             scope: Scope::parse("read").expect("scope"),
             audience: Audience::parse("quantjourney").expect("audience"),
             ttl: Ttl::try_from(300).expect("ttl"),

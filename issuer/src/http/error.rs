@@ -35,10 +35,14 @@ pub enum OAuthError {
     InvalidClient,
     /// `unauthorized_client`: the client may not do this (e.g. revoke another client's token).
     UnauthorizedClient(&'static str),
-    /// `unsupported_grant_type`: anything but `client_credentials`.
+    /// `unsupported_grant_type`: anything but `client_credentials` and token exchange.
     UnsupportedGrantType,
     /// `invalid_scope`: the requested scope is malformed or exceeds the client's.
     InvalidScope(&'static str),
+    /// `invalid_grant`: the grant is refused (a delegation the issuer will not make).
+    InvalidGrant(&'static str),
+    /// `invalid_target` (RFC 8707, RFC 8693 §2.2.2): an audience or resource not allowed.
+    InvalidTarget(&'static str),
     /// `invalid_client` with 429 and `Retry-After`: too many failed authentications from this
     /// client id or address. Unknown ids are locked out alike, so this reveals nothing.
     TooManyAttempts {
@@ -58,6 +62,8 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::Internal(_) => "server_error",
         }
     }
@@ -78,11 +84,15 @@ impl OAuthError {
         match self {
             Self::InvalidRequest(text)
             | Self::UnauthorizedClient(text)
-            | Self::InvalidScope(text) => text,
+            | Self::InvalidScope(text)
+            | Self::InvalidGrant(text)
+            | Self::InvalidTarget(text) => text,
             Self::PayloadTooLarge => "request body is too large",
             Self::InvalidClient => "client authentication failed",
             Self::TooManyAttempts { .. } => "too many failed authentication attempts; retry later",
-            Self::UnsupportedGrantType => "only the client_credentials grant is supported",
+            Self::UnsupportedGrantType => {
+                "grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange"
+            }
             Self::Internal(_) => "internal error",
         }
     }

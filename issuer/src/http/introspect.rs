@@ -1,15 +1,21 @@
 //! `POST /oauth/introspect`: token introspection (RFC 7662).
+//!
+//! A delegated token is inactive once any token it was exchanged from is revoked, or its
+//! principal or any agent of its chain is revoked as a client: what gateways decide from the
+//! revocation feed. An active one shows its chain (`act`, as the token carries it).
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{Authenticated, OAuthError, PresentedToken};
 use crate::AppState;
 use crate::access_token::{self, ValidToken};
 use crate::clock::UnixTime;
 use crate::keys::Jwks;
+use crate::ops::revocations;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/oauth/introspect", post(introspect))
@@ -35,6 +41,10 @@ struct ActiveToken {
     iat: UnixTime,
     jti: String,
     token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Value>,
 }
 
 impl From<ValidToken> for ActiveToken {
@@ -49,6 +59,8 @@ impl From<ValidToken> for ActiveToken {
             iat: token.iat,
             jti: token.jti,
             token_type: "Bearer",
+            sub_profile: token.sub_profile,
+            act: token.act,
         }
     }
 }
@@ -62,16 +74,9 @@ async fn introspect(
     let now = state.clock.now();
     let keys = Jwks::load(&state.store).await?;
     let valid = match access_token::validate(&token, &keys, &state.issuer, now) {
-        // Revoked by jti, or with every token of its client (the admin's revoke-tokens).
-        Some(valid)
-            if !state.store.is_revoked(&valid.jti).await?
-                && !state
-                    .store
-                    .is_client_revoked(&valid.client_id, valid.iat)
-                    .await? =>
-        {
-            Some(valid)
-        }
+        // Revoked by jti, through a token it was exchanged from, or with every token of a
+        // client it names (the admin's revoke-tokens, an agent disabled).
+        Some(valid) if revocations::revoked(&state.store, &valid).await?.is_none() => Some(valid),
         _ => None,
     };
     Ok(Json(Introspection {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::OAuthError;
 use crate::AppState;
 use crate::keys::Jwks;
+use crate::ops::exchange::TOKEN_EXCHANGE;
 
 /// Client authentication methods of every endpoint that authenticates clients.
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
@@ -48,7 +49,7 @@ struct Metadata {
     introspection_endpoint: String,
     /// Not registered with IANA: where gateways poll revocations (see `revocation_feed`).
     revocation_feed_endpoint: String,
-    grant_types_supported: [&'static str; 1],
+    grant_types_supported: [&'static str; 2],
     response_types_supported: [&'static str; 0],
     token_endpoint_auth_methods_supported: [&'static str; 2],
     revocation_endpoint_auth_methods_supported: [&'static str; 2],
@@ -64,7 +65,7 @@ async fn metadata(State(state): State<AppState>) -> Json<Metadata> {
         revocation_endpoint: issuer.endpoint("/oauth/revoke"),
         introspection_endpoint: issuer.endpoint("/oauth/introspect"),
         revocation_feed_endpoint: issuer.endpoint(super::revocation_feed::PATH),
-        grant_types_supported: ["client_credentials"],
+        grant_types_supported: ["client_credentials", TOKEN_EXCHANGE],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,

@@ -1,12 +1,19 @@
 //! Client operations: registration (`issuer client create`, `POST /admin/clients`), disabling
 //! a client and replacing its secret.
+//!
+//! Disabling an agent also revokes every token it holds and every token in whose delegation
+//! chain it appears (a whole-client revocation, as `revoke_client` makes, which gateways check
+//! against every actor of a chain): an agent that may no longer act must not go on acting
+//! through tokens already exchanged. A disabled service keeps its tokens until they expire, as
+//! before agents existed (the admin UI says so); revoke them explicitly if need be.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::revocations::revoke_whole_client;
 use super::{Action, Caller, Ctx, OpError};
 use crate::clients::{
-    self, Audience, Client, ClientId, ClientSecret, NewClient, SecretHasher, Ttl,
+    self, Audience, Client, ClientId, ClientKind, ClientSecret, NewClient, SecretHasher, Ttl,
 };
 use crate::scope::Scope;
 use crate::store::{ClientRecord, Store};
@@ -44,6 +51,8 @@ impl AuthMethod {
 pub struct Registration {
     /// The identifier.
     pub client_id: String,
+    /// A service or an agent.
+    pub kind: ClientKind,
     /// The scopes its tokens may carry, space separated.
     pub scope: String,
     /// The `aud` of its tokens; [`DEFAULT_AUDIENCE`] when `None`.
@@ -103,6 +112,7 @@ pub async fn register(
 ) -> Result<Registered, OpError> {
     let target = target(&request.client_id);
     let detail = json!({
+        "kind": request.kind.as_str(),
         "auth_method": request.auth_method.as_str(),
         "scope": request.scope,
         "audience": request.audience,
@@ -120,6 +130,7 @@ async fn register_checked(
 ) -> Result<Registered, OpError> {
     let new = NewClient {
         id: ClientId::parse(&request.client_id).map_err(invalid)?,
+        kind: request.kind,
         scope: Scope::parse(&request.scope)
             .map_err(|err| invalid(format!("invalid scope: {err}")))?,
         audience: Audience::parse(request.audience.as_deref().unwrap_or(DEFAULT_AUDIENCE))
@@ -154,24 +165,29 @@ async fn register_checked(
     })
 }
 
-/// Disables the client `id`: it can no longer authenticate.
+/// Disables the client `id`: it can no longer authenticate. An agent's tokens, and every token
+/// in whose chain it acts, are revoked too; the record says until when (`revoked_before`).
 pub async fn disable(ctx: Ctx<'_>, caller: &Caller, id: &str) -> Result<ClientId, OpError> {
     let result = async {
-        let id = named(id)?;
+        let (id, record) = stored(ctx.store, id).await?;
         if !ctx.store.disable_client(id.as_str(), ctx.now).await? {
             return Err(OpError::NotFound);
         }
-        Ok(id)
+        let revoked = match ClientKind::parse(&record.kind) {
+            Ok(ClientKind::Agent) => Some(revoke_whole_client(ctx, id.as_str()).await?),
+            _ => None,
+        };
+        Ok((id, revoked))
     }
     .await;
-    ctx.settle(
-        caller,
-        Action::CLIENT_DISABLED,
-        &target(id),
-        json!({}),
-        result,
-    )
-    .await
+    let detail = match &result {
+        Ok((_, Some(revoked))) => json!({ "revoked_before": revoked.revoked_before }),
+        _ => json!({}),
+    };
+    let (id, _) = ctx
+        .settle(caller, Action::CLIENT_DISABLED, &target(id), detail, result)
+        .await?;
+    Ok(id)
 }
 
 /// Gives the client `id` a new secret, returned once; the old one stops working.

@@ -5,6 +5,7 @@
 use crate::audit::AuditError;
 use crate::clients::{AssertionError, ClientError};
 use crate::keys::KeyError;
+use crate::ops::exchange::ExchangeError;
 use crate::random::RandomError;
 use crate::scope::ScopeError;
 use crate::store::StoreError;
@@ -37,6 +38,9 @@ pub enum OpError {
     /// A client asked to revoke a token issued to another client (RFC 7009 §2.1).
     #[error("issued to another client")]
     NotYours,
+    /// A token exchange was refused.
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
     /// The keys could not be used or changed as asked.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -65,6 +69,7 @@ impl OpError {
             Self::Disabled => "client_disabled",
             Self::WrongAuthMethod => "wrong_auth_method",
             Self::NotYours => "unauthorized_client",
+            Self::Exchange(err) => err.code(),
             Self::Key(KeyError::NextNotReady { .. }) => "next_key_not_ready",
             Self::Key(KeyError::Concurrent) => "rotation_conflict",
             Self::Key(_) | Self::Client(_) | Self::Store(_) | Self::Random(_) => "server_error",

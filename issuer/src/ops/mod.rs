@@ -1,6 +1,6 @@
 //! The issuer's operations, each writing its own audit record: minting a token ([`mint`]),
-//! managing clients ([`clients`]), rotating keys ([`keys`]) and revoking tokens
-//! ([`revocations`]).
+//! exchanging one for an agent ([`exchange`]), managing clients ([`clients`]), rotating keys
+//! ([`keys`]) and revoking tokens ([`revocations`]).
 //!
 //! The edges (the public port, the admin API, the command line, the key scheduler) parse their
 //! input, call an operation on behalf of a [`Caller`] and map its error to what they answer;
@@ -8,7 +8,9 @@
 //! edge asked for it. Every error has a stable code, which admin records keep.
 
 pub mod clients;
+pub mod delegations;
 mod error;
+pub mod exchange;
 pub mod keys;
 pub mod mint;
 pub mod revocations;
@@ -110,6 +112,10 @@ pub struct Action {
 impl Action {
     /// A token minted (by its `jti` for the client, against the client for an operator).
     pub const TOKEN_ISSUED: Self = Self::new("token.issued", "admin.client.token_issued");
+    /// A token exchanged by an agent (by the new `jti`), or an exchange refused (by the subject
+    /// token's `jti`). Only clients exchange tokens, so there is no admin form; migration 0003
+    /// indexes the successful ones under this name.
+    pub const TOKEN_EXCHANGED: Self = Self::new("token.exchanged", "token.exchanged");
     /// A client registered.
     pub const CLIENT_CREATED: Self = Self::new("client.created", "admin.client.created");
     /// A client disabled.

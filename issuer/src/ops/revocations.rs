@@ -1,12 +1,16 @@
 //! Revocation: of one token (`POST /oauth/revoke` by the client holding it, or an operator
 //! naming its `jti`), of every token of a client, and the feed that carries both to gateways.
+//!
+//! Revocation cascades without a list of descendants: a token minted by token exchange names
+//! the tokens it descends from and every agent of its chain, so revoking any of them revokes
+//! it, here ([`revoked`]) and at every gateway (which reads the same feed the same way).
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::clients::{stored, target};
 use super::{Action, Caller, Ctx, OpError};
-use crate::access_token;
+use crate::access_token::{self, ValidToken};
 use crate::clients::{Client, ClientId, MAX_TTL_SECS};
 use crate::clock::UnixTime;
 use crate::config::IssuerUrl;
@@ -149,7 +153,9 @@ pub async fn revoke_client(
         .await
 }
 
-async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, OpError> {
+/// Revokes every token of the client `id` (and so, at gateways and here, every token in whose
+/// delegation chain it acts), without a record of its own: the caller's operation records it.
+pub(super) async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, OpError> {
     let (id, record) = stored(ctx.store, id).await?;
     // `iat` has whole seconds: a token issued earlier in this very second must be caught too;
     // and another replica may accept the client's cached record for up to `CLIENT_RECHECK`
@@ -169,6 +175,34 @@ async fn revoke_whole_client(ctx: Ctx<'_>, id: &str) -> Result<ClientRevoked, Op
         client_id: id.as_str().to_owned(),
         revoked_before,
     })
+}
+
+/// Why one of our tokens is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// Its own `jti` is.
+    Token,
+    /// A token it was exchanged from is (that token's `jti`).
+    Ancestor(String),
+    /// Every token of this client issued before the token was, is: its own client, or for a
+    /// delegated token its principal or an agent of its chain.
+    Client(String),
+}
+
+/// Whether `token` is revoked, directly, through a token it was exchanged from, or through a
+/// client it names; and why. Two queries, whatever the length of its chain.
+pub async fn revoked(store: &Store, token: &ValidToken) -> Result<Option<Revoked>, StoreError> {
+    if let Some(jti) = store.first_revoked_token(&token.lineage()).await? {
+        return Ok(Some(if jti == token.jti {
+            Revoked::Token
+        } else {
+            Revoked::Ancestor(jti)
+        }));
+    }
+    let client = store
+        .first_revoked_client(&token.revocable_by(), token.iat)
+        .await?;
+    Ok(client.map(Revoked::Client))
 }
 
 fn valid_jti(jti: &str) -> bool {

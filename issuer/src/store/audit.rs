@@ -206,6 +206,26 @@ impl Store {
         rows.iter().map(audit_record).collect()
     }
 
+    /// Successful token exchanges recorded at or after `since_ms`, newest first, at most
+    /// `limit`: what the admin API's live delegations are built from. The partial index of
+    /// migration 0003 serves exactly this `WHERE`, so it reads only exchange records.
+    pub async fn exchanges_since(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE action = 'token.exchanged' \
+             AND outcome = 'success' AND at_ms >= $1 ORDER BY at_ms DESC, seq DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_record).collect()
+    }
+
     /// The newest `count` records, oldest first.
     pub async fn audit_latest(&self, count: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(SELECT_LATEST)

@@ -56,6 +56,8 @@ impl ClientCache {
 pub struct ClientRecord {
     /// The client identifier.
     pub client_id: String,
+    /// `service` or `agent`.
+    pub kind: String,
     /// `client_secret` or `private_key_jwt`.
     pub auth_method: String,
     /// HMAC-SHA256 of the client secret under the server key (`client_secret` clients).
@@ -79,6 +81,8 @@ pub struct ClientRecord {
 pub struct ClientSummary {
     /// The client identifier.
     pub client_id: String,
+    /// `service` or `agent`.
+    pub kind: String,
     /// Allowed scopes, space separated.
     pub scope: String,
     /// The `aud` of every token issued to this client.
@@ -99,8 +103,8 @@ impl Store {
     pub async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO clients \
-             (client_id, auth_method, secret_hash, jwks, scope, audience, ttl_secs, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (client_id, auth_method, secret_hash, jwks, scope, audience, ttl_secs, created_at, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&client.client_id)
         .bind(&client.auth_method)
@@ -110,6 +114,7 @@ impl Store {
         .bind(&client.audience)
         .bind(to_sql_int(client.ttl_secs, "ttl_secs")?)
         .bind(to_sql_int(client.created_at, "created_at")?)
+        .bind(&client.kind)
         .execute(&self.pool)
         .await
         .map_err(conflict_or)?;
@@ -150,7 +155,7 @@ impl Store {
 
     async fn client_uncached(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, auth_method, secret_hash, jwks, scope, audience, ttl_secs, \
+            "SELECT client_id, kind, auth_method, secret_hash, jwks, scope, audience, ttl_secs, \
              created_at, disabled_at FROM clients WHERE client_id = $1",
         )
         .bind(client_id)
@@ -233,8 +238,8 @@ impl Store {
     /// Lists every client, without secret hashes, ordered by id.
     pub async fn client_summaries(&self) -> Result<Vec<ClientSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT client_id, auth_method, scope, audience, ttl_secs, created_at, disabled_at \
-             FROM clients ORDER BY client_id",
+            "SELECT client_id, kind, auth_method, scope, audience, ttl_secs, created_at, \
+             disabled_at FROM clients ORDER BY client_id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -242,6 +247,7 @@ impl Store {
             .map(|row| {
                 Ok(ClientSummary {
                     client_id: row.try_get("client_id")?,
+                    kind: row.try_get("kind")?,
                     scope: row.try_get("scope")?,
                     audience: row.try_get("audience")?,
                     ttl: from_sql_int(row.try_get("ttl_secs")?, "ttl_secs")?,
@@ -257,6 +263,7 @@ impl Store {
 fn client_record(row: &AnyRow) -> Result<ClientRecord, StoreError> {
     Ok(ClientRecord {
         client_id: row.try_get("client_id")?,
+        kind: row.try_get("kind")?,
         auth_method: row.try_get("auth_method")?,
         secret_hash: row.try_get("secret_hash")?,
         jwks: row.try_get("jwks")?,

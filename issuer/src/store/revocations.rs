@@ -42,6 +42,33 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
+
+    /// One of `jtis` that has been revoked, if any: a token and the tokens it was exchanged
+    /// from, checked in one query.
+    pub async fn first_revoked_token(&self, jtis: &[&str]) -> Result<Option<String>, StoreError> {
+        if jtis.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT jti FROM revoked_tokens WHERE jti IN ({}) LIMIT 1",
+            placeholders(1, jtis.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for jti in jtis {
+            query = query.bind(*jti);
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.map(|row| row.try_get("jti").map_err(StoreError::from))
+            .transpose()
+    }
+}
+
+/// `$first, $first+1, ...`: `count` numbered placeholders for an `IN` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A revoked token as published in the revocation feed.
@@ -120,6 +147,30 @@ impl Store {
     pub async fn purge_expired_client_revocations(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.purge("DELETE FROM revoked_clients WHERE expires_at <= $1", now)
             .await
+    }
+
+    /// One of `client_ids` whose tokens issued at `iat` are revoked as a whole, if any: the
+    /// principal and every agent of a delegation chain, checked in one query.
+    pub async fn first_revoked_client(
+        &self,
+        client_ids: &[&str],
+        iat: UnixTime,
+    ) -> Result<Option<String>, StoreError> {
+        if client_ids.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT client_id FROM revoked_clients WHERE revoked_before > $1 \
+             AND client_id IN ({}) LIMIT 1",
+            placeholders(2, client_ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to_sql_int(iat, "iat")?);
+        for id in client_ids {
+            query = query.bind(*id);
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.map(|row| row.try_get("client_id").map_err(StoreError::from))
+            .transpose()
     }
 
     /// Whether `client_id`'s tokens issued at `iat` are revoked as a whole.

@@ -14,7 +14,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use issuer::clients::{self, Audience, ClientId, NewClient, Ttl};
+use issuer::clients::{self, Audience, ClientId, ClientKind, NewClient, Ttl};
 use issuer::clock::{Clock, ManualClock};
 use issuer::keys::{KeySettings, PlaintextSealer, RotationPolicy, SigningAlg};
 use issuer::scope::Scope;
@@ -89,8 +89,27 @@ impl TestIssuer {
     }
 
     pub async fn client_with(&self, id: &str, scope: &str, audience: &str, ttl: u64) -> String {
+        self.register(id, ClientKind::Service, scope, audience, ttl)
+            .await
+    }
+
+    /// Registers an agent and returns its secret.
+    pub async fn agent(&self, id: &str, scope: &str) -> String {
+        self.register(id, ClientKind::Agent, scope, "quantjourney", 300)
+            .await
+    }
+
+    pub async fn register(
+        &self,
+        id: &str,
+        kind: ClientKind,
+        scope: &str,
+        audience: &str,
+        ttl: u64,
+    ) -> String {
         let new = NewClient {
             id: ClientId::parse(id).expect("client id"),
+            kind,
             scope: Scope::parse(scope).expect("scope"),
             audience: Audience::parse(audience).expect("audience"),
             ttl: Ttl::try_from(ttl).expect("ttl"),
