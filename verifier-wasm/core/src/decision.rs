@@ -6,7 +6,7 @@ use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use crate::error::{Untrusted, VerifyError};
+use crate::error::{Stage, Untrusted, VerifyError};
 use crate::identity::Identity;
 use alloc::sync::Arc;
 
@@ -118,6 +118,13 @@ impl Denial {
                 }
                 Some(challenge)
             }
+            // A valid token that this route's delegation rules refuse: RFC 6750 has no error
+            // code for it (`insufficient_scope` would send the client after more scope), so the
+            // challenge names the realm and says why.
+            (403, None) if error.stage() == Stage::Delegation => Some(format!(
+                "Bearer realm=\"{realm}\", error_description=\"{}\"",
+                quoted(&message)
+            )),
             _ => None,
         };
         let kind = error.bearer_error().unwrap_or(match status {

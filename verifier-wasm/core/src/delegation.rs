@@ -83,7 +83,12 @@ impl Delegation {
             let profile = match actor.get("sub_profile") {
                 None => None,
                 Some(Value::String(p)) if valid_name(p) => Some(p.clone()),
-                Some(_) => return Err(invalid("act", "an actor's sub_profile is not a plain string")),
+                Some(_) => {
+                    return Err(invalid(
+                        "act",
+                        "an actor's sub_profile is not a plain string",
+                    ));
+                }
             };
             actors.push(Actor { sub, profile });
             match actor.get("act") {
@@ -99,10 +104,18 @@ impl Delegation {
                     Value::String(jti) if !jti.is_empty() && !jti.chars().any(char::is_control) => {
                         Ok(jti.clone())
                     }
-                    _ => Err(invalid(ANCESTORS_CLAIM, "not an array of non-empty strings")),
+                    _ => Err(invalid(
+                        ANCESTORS_CLAIM,
+                        "not an array of non-empty strings",
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err(invalid(ANCESTORS_CLAIM, "not an array of non-empty strings")),
+            Some(_) => {
+                return Err(invalid(
+                    ANCESTORS_CLAIM,
+                    "not an array of non-empty strings",
+                ));
+            }
         };
         let names: Vec<&str> = actors.iter().map(|a| a.sub.as_str()).collect();
         let chain = names.join(",");
@@ -206,7 +219,9 @@ pub fn admit(
             actor: actor.to_owned(),
         });
     }
-    let max = rule.max_depth.map_or(policy.max_depth, |m| m.min(policy.max_depth));
+    let max = rule
+        .max_depth
+        .map_or(policy.max_depth, |m| m.min(policy.max_depth));
     if delegation.depth() > max {
         return Err(VerifyError::DelegationTooDeep {
             depth: delegation.depth(),
@@ -219,7 +234,10 @@ pub fn admit(
             actor: current.to_owned(),
         });
     }
-    Ok(Admitted::Delegated { depth: delegation.depth(), max })
+    Ok(Admitted::Delegated {
+        depth: delegation.depth(),
+        max,
+    })
 }
 
 /// What [`admit`] found.

@@ -31,7 +31,8 @@ pub fn matches(pattern: &str, name: &str) -> bool {
             },
         }
     }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 #[cfg(test)]
@@ -86,7 +87,10 @@ mod tests {
         }
         for p in &all {
             for n in all.iter().filter(|n| !n.contains(&b'*')) {
-                let (ps, ns) = (core::str::from_utf8(p).unwrap(), core::str::from_utf8(n).unwrap());
+                let (ps, ns) = (
+                    core::str::from_utf8(p).unwrap(),
+                    core::str::from_utf8(n).unwrap(),
+                );
                 assert_eq!(matches(ps, ns), naive(p, n), "{ps:?} ~ {ns:?}");
             }
         }

@@ -60,16 +60,16 @@ pub use alg::{Algorithm, MlDsaKey, PublicKey};
 pub use cache::{CacheLimits, CacheStats, CachedToken, TokenCache, TokenDigest};
 pub use claims::{Claims, Lifetime};
 pub use config::{Config, ConfigError};
-pub use delegation::{
-    ANCESTORS_CLAIM, Actor, Admitted, Delegation, DelegationPolicy, DelegationRule, PROFILE_AI_AGENT,
-    PROFILE_SERVICE, PROFILE_USER, admit,
-};
 pub use decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
+pub use delegation::{
+    ANCESTORS_CLAIM, Actor, Admitted, Delegation, DelegationPolicy, DelegationRule,
+    PROFILE_AI_AGENT, PROFILE_SERVICE, PROFILE_USER, admit,
+};
 pub use error::{Stage, VerifyError};
 pub use es256::P256Key;
 pub use explain::{
-    ActorReport, ChainReport, Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport, Step, Verdict, decode,
-    explain,
+    ActorReport, ChainReport, Decoded, ErrorReport, Explanation, MatchReport, Outcome, RuleReport,
+    Step, Verdict, decode, explain,
 };
 pub use header::Header;
 pub use identity::{IDENTITY_HEADERS, Identity};

@@ -21,8 +21,8 @@ use alloc::vec::Vec;
 
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::Config;
-use crate::delegation::{self, Admitted, DelegationRule};
 use crate::decision::{Awaiting, Decision, Denial, Request, TokenFacts, bearer_token};
+use crate::delegation::{self, Admitted, DelegationRule};
 use crate::error::{Stage, Untrusted, VerifyError};
 use crate::identity::Identity;
 use crate::keys::{FeedState, KeyState, Keys};
@@ -413,14 +413,15 @@ fn revocation<K: Keys, T: Trace>(
         };
         return Err(run.deny_as(error, caller.facts()));
     }
-    run.trace.pass(Stage::Revocation, || match &identity.delegation {
-        None => "neither the token's jti nor its client is on the revocation list".to_string(),
-        Some(d) => format!(
-            "neither the token's jti, nor its client, nor any of the {} token(s) it was \
+    run.trace
+        .pass(Stage::Revocation, || match &identity.delegation {
+            None => "neither the token's jti nor its client is on the revocation list".to_string(),
+            Some(d) => format!(
+                "neither the token's jti, nor its client, nor any of the {} token(s) it was \
              exchanged from, nor any agent of its chain or its principal is on the revocation list",
-            d.ancestors.len()
-        ),
-    });
+                d.ancestors.len()
+            ),
+        });
     Ok(())
 }
 

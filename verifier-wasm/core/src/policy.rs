@@ -10,8 +10,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::alg::Algorithm;
-use crate::delegation::DelegationPolicy;
 use crate::defaults::{DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_TYP};
+use crate::delegation::DelegationPolicy;
 use crate::jwks::Jwks;
 
 /// One trusted issuer and the policy its tokens must meet.

@@ -2,11 +2,11 @@
 //! unknown field or invalid value refused with the path of the field at fault.
 
 use serde_json::{Value, json};
-use verifier_core::{DelegationRule, PathMatch};
 use verifier_core::defaults::DEFAULT_TYP;
 use verifier_core::{
     Algorithm, Config, ConfigError, FetchTarget, KeySource, RemoteJwks, Requirement,
 };
+use verifier_core::{DelegationRule, PathMatch};
 use verifier_testkit::*;
 
 /// The example of DESIGN.md, "The filter's configuration", with `remote_jwks` (the document

@@ -75,7 +75,12 @@ fn a_chain_reaches_the_upstream_as_actor_headers_with_the_principal_as_subject()
     let config = config();
     let keys = with_feed(&config, &[], &[]);
     let authorization = bearer(&two_hop());
-    let decision = decide(&config, &keys, &request("GET", "/x", Some(&authorization)), NOW);
+    let decision = decide(
+        &config,
+        &keys,
+        &request("GET", "/x", Some(&authorization)),
+        NOW,
+    );
     let Decision::Allow {
         identity: Some(identity),
         ..
@@ -98,7 +103,12 @@ fn a_chain_reaches_the_upstream_as_actor_headers_with_the_principal_as_subject()
     else {
         panic!("allowed")
     };
-    assert!(identity.headers().iter().all(|(n, _)| !n.starts_with("x-auth-actor")));
+    assert!(
+        identity
+            .headers()
+            .iter()
+            .all(|(n, _)| !n.starts_with("x-auth-actor"))
+    );
 }
 
 #[test]
@@ -110,7 +120,10 @@ fn a_cached_delegated_token_is_refused_once_an_ancestor_or_a_chain_client_is_rev
     let mut cache = TokenCache::new(CacheLimits::default());
     let clean = with_feed(&config, &[], &[]);
     for _ in 0..2 {
-        assert_eq!(outcome(&decide_cached(&config, &clean, &mut cache, &request, NOW)), "allow");
+        assert_eq!(
+            outcome(&decide_cached(&config, &clean, &mut cache, &request, NOW)),
+            "allow"
+        );
     }
     assert_eq!(cache.stats().hits, 1);
     let revoked: [Feed<'_>; 5] = [
@@ -131,7 +144,10 @@ fn a_cached_delegated_token_is_refused_once_an_ancestor_or_a_chain_client_is_rev
     assert_eq!(cache.stats().hits, 6, "every refusal came from a cache hit");
     // An agent revoked before the token was issued does not revoke it (it was re-enabled since).
     let earlier = with_feed(&config, &[], &[("agent.main", NOW - 3600)]);
-    assert_eq!(outcome(&decide_cached(&config, &earlier, &mut cache, &request, NOW)), "allow");
+    assert_eq!(
+        outcome(&decide_cached(&config, &earlier, &mut cache, &request, NOW)),
+        "allow"
+    );
     // A sibling: the same principal through another agent is untouched by the middle's revocation.
     let sibling = signer().token(&claims_with(delegated(&["agent.other"], &["root-jti-2"])));
     let sibling = bearer(&sibling);
@@ -154,13 +170,40 @@ fn a_provider_without_delegation_refuses_every_delegated_token() {
     let keys = with_feed(&config, &[], &[]);
     let one_hop = bearer(&signer().token(&claims_with(delegated(&["agent.main"], &["p"]))));
     assert_eq!(
-        outcome(&decide(&config, &keys, &request("GET", "/plain", Some(&one_hop)), NOW)),
+        outcome(&decide(
+            &config,
+            &keys,
+            &request("GET", "/plain", Some(&one_hop)),
+            NOW
+        )),
         "delegation_not_allowed"
     );
+    // A policy refusal of a valid token: a Bearer challenge that says why, with no RFC 6750
+    // error code (none fits; insufficient_scope would send the client after more scope).
+    let Decision::Deny(denial) = decide(
+        &config,
+        &keys,
+        &request("GET", "/plain", Some(&one_hop)),
+        NOW,
+    ) else {
+        panic!("denied")
+    };
+    let challenge = denial.www_authenticate.as_deref().unwrap_or_default();
+    assert!(
+        challenge
+            .starts_with("Bearer realm=\"service\", error_description=\"the token is delegated"),
+        "{challenge}"
+    );
+    assert!(!challenge.contains("error=\""), "{challenge}");
     // Even an act without ancestor_jtis, as a third-party issuer would mint it.
     let bare = bearer(&signer().token(&claims_with(json!({"act": {"sub": "agent.main"}}))));
     assert_eq!(
-        outcome(&decide(&config, &keys, &request("GET", "/plain", Some(&bare)), NOW)),
+        outcome(&decide(
+            &config,
+            &keys,
+            &request("GET", "/plain", Some(&bare)),
+            NOW
+        )),
         "delegation_not_allowed"
     );
 }
@@ -186,7 +229,10 @@ fn delegation_members_are_checked_when_the_configuration_loads() {
     };
     let accepted = |d: Value, r: Value| refused(d, r).is_none();
     assert!(accepted(json!({}), json!({})), "max_depth defaults");
-    assert!(accepted(json!({"max_depth": 10}), json!({"max_delegation_depth": 0})));
+    assert!(accepted(
+        json!({"max_depth": 10}),
+        json!({"max_delegation_depth": 0})
+    ));
     assert!(accepted(Value::Null, json!({"human_root": true})));
     let e = refused(Value::Null, json!({"actors": ["agent.*"]})).unwrap();
     assert!(e.contains("actors") && e.contains("no delegation"), "{e}");
