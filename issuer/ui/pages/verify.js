@@ -575,6 +575,7 @@ function renderDecision(body, answer, { request, configSource, warnings, foreign
     parts.push(h('div', { class: 'header-line' }, h('span', { class: 'header-name' }, 'WWW-Authenticate: '), h('code', { testid: 'www-authenticate' }, answer.www_authenticate)));
   }
   if (decision !== 'error') parts.push(ruleBlock(answer?.rule, answer?.provider));
+  if (answer?.delegation) parts.push(chainBlock(answer.delegation, answer.steps));
   if (Array.isArray(answer?.steps) && answer.steps.length) parts.push(stepList(answer.steps));
   if (allow && answer?.upstream_headers) parts.push(upstreamHeaders(answer.upstream_headers, answer.authorization_forwarded));
   if (configSource) parts.push(h('p', { class: 'hint' }, `Gateway configuration: ${configSource}`));
@@ -609,6 +610,26 @@ function ruleBlock(rule, provider) {
     h('span', { class: 'rule-index', testid: 'rule-index' }, `#${rule.index}`),
     h('span', { class: 'rule-match' }, h('code', {}, methods), ' · ', where),
     h('span', { class: 'rule-requires' }, '→ requires ', requires),
+  );
+}
+
+/** Who acts for whom: the principal at the root, then each actor down to the one calling, and
+ * the delegation check that decided (the `delegation` step). */
+function chainBlock(chain, steps) {
+  const actors = Array.isArray(chain.actors) ? [...chain.actors].reverse() : [];
+  const step = Array.isArray(steps) ? steps.find((s) => s.name === 'delegation') : null;
+  const link = (name, profile, testid) => h('span', { class: 'chain-link', testid }, h('strong', {}, String(name ?? '?')), profile ? h('span', { class: 'muted' }, ` (${profile})`) : null);
+  return h(
+    'div',
+    { class: 'chain', testid: 'delegation-chain', dataset: { depth: String(chain.depth ?? actors.length) } },
+    h('h3', { class: 'kv-title' }, `Delegation: ${chain.depth ?? actors.length} actor(s), the last one calls`),
+    h(
+      'p',
+      { class: 'chain-links' },
+      link(chain.principal, chain.principal_profile, 'chain-principal'),
+      actors.map((a) => [h('span', { class: 'muted' }, ' → acts for it: '), link(a.sub, a.sub_profile, 'chain-actor')]),
+    ),
+    step ? h('p', { class: `hint step-${step.outcome}`, testid: 'delegation-verdict' }, `Delegation check: ${step.outcome} — ${step.detail}`) : null,
   );
 }
 
