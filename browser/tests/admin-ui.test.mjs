@@ -841,3 +841,113 @@ test('without a gateway configuration, and with the verifier package failing to 
   );
   await context.close();
 });
+
+/** `POST /oauth/token` at `issuer` as client `id` (client_secret_basic) with `form`; the JSON answer. */
+async function oauthToken(issuer, id, secret, form) {
+  const response = await fetch(`${issuer.issuerUrl}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams(form).toString(),
+  });
+  const data = await response.json();
+  assert.equal(response.status, 200, `token request by ${id}: ${JSON.stringify(data)}`);
+  return data.access_token;
+}
+
+test('agents: the tree of live delegations, the chain in Verify & explain, revoking a branch', { timeout: 120_000 }, async (t) => {
+  const delegating = (issuerUrl) => {
+    const config = gatewayConfig(issuerUrl);
+    config.providers.local.delegation = { max_depth: 4 };
+    return config;
+  };
+  const issuer = await startIssuer('agents', { gateway: delegating });
+  ({ ctx: context, page } = await openPage(issuer));
+  const create = (client_id, kind) => adminApi(issuer, 'POST', '/admin/clients', { client_id, kind, scope: 'instruments:read orders:*' });
+  const service = await create('svc.desk', 'service');
+  const planner = await create('agent.planner', 'agent');
+  const pricer = await create('agent.pricer', 'agent');
+  const other = await create('agent.other', 'agent');
+  const exchange = (agent, subject, scope) =>
+    oauthToken(issuer, agent.client_id, agent.client_secret, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subject,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      scope,
+    });
+  const root = await oauthToken(issuer, service.client_id, service.client_secret, { grant_type: 'client_credentials' });
+  const middle = await exchange(planner, root, 'instruments:read orders:write');
+  const leaf = await exchange(pricer, middle, 'instruments:read');
+  await exchange(other, root, 'instruments:read');
+
+  await step(
+    t,
+    'the Agents view draws principal → agent → sub-agent from the audit trail',
+    async () => {
+      await page.goto(`${issuer.admin}/ui/#/agents`);
+      await byTestId('credential').fill(issuer.credential);
+      await byTestId('signin-submit').click();
+      await byTestId('page-agents').waitFor();
+      await byTestId('delegation-tree').waitFor();
+      const principal = page.locator('[data-testid="principal"][data-sub="svc.desk"]');
+      await principal.waitFor();
+      // Both branches hang off the service's token; the sub-agent's under the planner's.
+      const top = await principal.locator(':scope > ul > [data-testid="delegation"]').evaluateAll((nodes) => nodes.map((n) => n.dataset.actor).sort());
+      assert.deepEqual(top, ['agent.other', 'agent.planner']);
+      const nested = page.locator('[data-testid="delegation"][data-actor="agent.planner"] [data-testid="delegation"]');
+      assert.deepEqual(await nested.evaluateAll((nodes) => nodes.map((n) => n.dataset.actor)), ['agent.pricer']);
+      await shot('agents');
+    },
+    issuer,
+  );
+
+  await step(
+    t,
+    'Verify & explain shows who acts for whom, and the delegation check',
+    async () => {
+      await go('verify');
+      await byTestId('verifier-ready').waitFor();
+      await byTestId('verify-token').fill(leaf);
+      await explain();
+      await byTestId('delegation-chain').waitFor();
+      assert.equal(await text('chain-principal'), 'svc.desk (service)');
+      const actors = await page.locator('[data-testid="chain-actor"]').allInnerTexts();
+      assert.deepEqual(actors.map((a) => a.trim()), ['agent.planner (ai_agent)', 'agent.pricer (ai_agent)']);
+      assert.match(await text('delegation-verdict'), /^Delegation check: pass/);
+      const headers = await text('upstream-headers');
+      assert.match(headers, /x-auth-actor-chain\s+agent\.pricer,agent\.planner/);
+      await shot('verify-delegated');
+    },
+    issuer,
+  );
+
+  await step(
+    t,
+    'revoking the planner\'s branch removes it and the sub-agent below it; the sibling stays',
+    async () => {
+      await go('agents');
+      const branch = page.locator('[data-testid="delegation"][data-actor="agent.planner"]');
+      await branch.locator(':scope > .tree-row [data-testid="revoke-branch"]').click();
+      await byTestId('confirm-ok').click();
+      await byTestId('agents-revoked').waitFor();
+      await page.locator('[data-testid="delegation"][data-actor="agent.planner"]').waitFor({ state: 'detached' });
+      assert.equal(await page.locator('[data-testid="delegation"][data-actor="agent.pricer"]').count(), 0);
+      assert.equal(await page.locator('[data-testid="delegation"][data-actor="agent.other"]').count(), 1);
+      // The issuer agrees: the sub-agent's token is no longer active.
+      const response = await fetch(`${issuer.issuerUrl}/oauth/introspect`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from(`${other.client_id}:${other.client_secret}`).toString('base64')}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: leaf }).toString(),
+      });
+      assert.deepEqual(await response.json(), { active: false });
+      await shot('agents-revoked');
+    },
+    issuer,
+  );
+  await context.close();
+});

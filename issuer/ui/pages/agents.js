@@ -24,7 +24,7 @@ export async function render(root, ctx) {
   const revoke = async (what, button) => {
     errors.clear();
     const ok = await confirmDialog({
-      title: what.client_id && !what.jti ? `Revoke agent ${what.client_id}?` : 'Revoke this branch?',
+      title: what.client_id && !what.jti ? `Revoke agent ${what.client_id}?` : what.client_id ? 'Revoke this branch?' : 'Revoke the principal’s token and everything exchanged from it?',
       body: what.client_id && !what.jti
         ? `Every token ${what.client_id} holds, and every token in whose delegation chain it appears, is refused by the gateways from their next feed refresh.`
         : 'This delegated token and every token exchanged from it, directly or not, are refused by the gateways from their next feed refresh. Its parent and sibling branches keep working.',
@@ -64,7 +64,7 @@ function tree(data, { onRevoke }) {
       children.get(t.parent).push(t);
     } else {
       const key = `${t.sub}\u0000${t.parent}`;
-      if (!principals.has(key)) principals.set(key, { sub: t.sub, profile: t.sub_profile, parent: t.parent, tokens: [] });
+      if (!principals.has(key)) principals.set(key, { sub: t.sub, profile: t.sub_profile, parent: t.parent, parentExp: t.parent_exp, tokens: [] });
       principals.get(key).tokens.push(t);
     }
   }
@@ -81,8 +81,12 @@ function tree(data, { onRevoke }) {
         scopes(t.scope),
         h('span', { class: 'muted', title: iso(t.exp) }, ` · expires ${relative(t.exp)} · `),
         mono(t.jti, { max: 14 }),
-        revokeButton('Revoke branch', 'revoke-branch', { jti: t.jti, exp: t.exp, client_id: t.client_id }, onRevoke),
-        revokeButton('Revoke agent', 'revoke-agent', { client_id: t.client_id }, onRevoke),
+        h(
+          'span',
+          { class: 'tree-actions' },
+          revokeButton('Revoke branch', 'revoke-branch', { jti: t.jti, exp: t.exp, client_id: t.client_id }, onRevoke),
+          revokeButton('Revoke agent', 'revoke-agent', { client_id: t.client_id }, onRevoke),
+        ),
       ),
       children.has(t.jti) ? h('ul', { class: 'tree' }, children.get(t.jti).map(node)) : null,
     );
@@ -93,7 +97,15 @@ function tree(data, { onRevoke }) {
       h(
         'li',
         { class: 'tree-node', testid: 'principal', dataset: { sub: p.sub } },
-        h('div', { class: 'tree-row' }, pill(p.profile ?? 'service', p.profile === 'user' ? 'green' : 'grey'), h('strong', {}, p.sub), h('span', { class: 'muted' }, ' · from token '), mono(p.parent, { max: 14 })),
+        h(
+          'div',
+          { class: 'tree-row' },
+          pill(p.profile ?? 'service', p.profile === 'user' ? 'green' : 'grey'),
+          h('strong', {}, p.sub),
+          h('span', { class: 'muted' }, ' · from token '),
+          mono(p.parent, { max: 14 }),
+          p.parentExp ? h('span', { class: 'tree-actions' }, revokeButton('Revoke the whole tree', 'revoke-tree', { jti: p.parent, exp: p.parentExp }, onRevoke)) : null,
+        ),
         h('ul', { class: 'tree' }, p.tokens.map(node)),
       ),
     ),
