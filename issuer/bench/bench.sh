@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Client credentials tokens per second, p50/p99 latency and CPU time per token of the release issuer,
-# on SQLite and on PostgreSQL, audit trail as the server has it, load generator on the same machine.
+# on SQLite and on PostgreSQL, audit trail as the server has it, load generator on the same machine;
+# and beside it the same for token exchange (RFC 8693): an agent exchanging one subject token again
+# and again.
 # Run by `make bench-issuer` (and `make bench`), which builds the issuer and passes it in:
 #
 #   ISSUER_BIN
@@ -9,9 +11,11 @@
 #
 #   ROUNDS (3)  DURATION (5, seconds per measured run)  WARMUP (1, seconds before each)
 #   CONNECTIONS (16)  THREADS (1, wrk threads)  BACKENDS ("sqlite postgres")
+#   GRANTS ("client_credentials token_exchange": which rows to measure)
 #   POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test, as issuer/dev/postgres.sh prints it: a
 #   database used only to create and drop the bench's own, issuer_bench_<random>, one per run)
-#   AUDIT_ACTION (token.issued: the audit_log action of an issued token)
+#   AUDIT_ACTION (token.issued: the audit_log action of an issued token; an exchanged one is
+#   token.exchanged)
 #   SIGNING_ALG (ES256, the default; EdDSA or RS256 to see what the signature costs)
 #
 # Method. Every run starts a fresh `issuer serve` (SIGNING_ALG, default log level) on a fresh database: a
@@ -23,6 +27,17 @@
 # connections, WARMUP seconds unmeasured, then DURATION seconds measured; any answer other than 200
 # in either fails the benchmark (issuer/bench/token.lua counts them). Each round runs every backend
 # once, in reverse order every other round; the table gives medians over rounds and each round's value.
+#
+# Token exchange: the same, on a fresh issuer and database of its own, after registering an agent
+# (`issuer client create --kind agent`, the service's scopes) beside the service: the service gets one
+# token by client credentials (the subject token, 300 s), checked; then the agent posts
+# `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with that subject token and
+# client_secret_basic, every request the same. Before measuring, an exchange must answer 200 with
+# `issued_token_type` an access token whose claims keep the service as `sub` and name the agent as
+# `client_id` and in `act`, and a wrong agent secret 401; every exchanged token must have its
+# `token.exchanged` audit record, as every issued one its `token.issued`. Each exchange validates the
+# subject token (signature, and two indexed queries for the revocation of it, its ancestors and the
+# clients of its chain) besides what client credentials does.
 #
 # No CPU pinning: the issuer is a multi-threaded tokio server (one worker per core) and the issue asks
 # for the load generator on the same machine, so the issuer, wrk (-t1) and, for PostgreSQL, the
@@ -51,11 +66,16 @@ THREADS=${THREADS:-1}
 BACKENDS=${BACKENDS:-sqlite postgres}
 POSTGRES_URL=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 AUDIT_ACTION=${AUDIT_ACTION:-token.issued}
+EXCHANGE_AUDIT_ACTION=token.exchanged
+GRANTS=${GRANTS:-client_credentials token_exchange}
 SIGNING_ALG=${SIGNING_ALG:-ES256}
 TARGET_RPS=5000
 TARGET_P99_MS=20
 CLIENT_ID=bench.client
+AGENT_ID=bench.agent
 SCOPE="bench:read bench:write"
+TOKEN_EXCHANGE=urn:ietf:params:oauth:grant-type:token-exchange
+ACCESS_TOKEN_TYPE=urn:ietf:params:oauth:token-type:access_token
 
 say() { echo "bench-issuer: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
@@ -68,6 +88,13 @@ done
 pg_url() { python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1])._replace(path="/" + sys.argv[2]).geturl())' "$POSTGRES_URL" "$1"; }
 psql_on() { local url=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -At "$url" "$@"; }
 psql_admin() { psql_on "$POSTGRES_URL" "$@"; }
+read -r -a grants <<<"$GRANTS"
+for grant in "${grants[@]}"; do
+  case $grant in
+    client_credentials | token_exchange) ;;
+    *) fail "unknown grant $grant in GRANTS (client_credentials, token_exchange)" ;;
+  esac
+done
 read -r -a backends <<<"$BACKENDS"
 for backend in "${backends[@]}"; do
   case $backend in
@@ -157,44 +184,52 @@ stop_issuer() {
   [[ $status == 0 || $status == 143 ]] || { tail -20 "$run/issuer.log" >&2; fail "$name: the issuer exited with status $status"; }
 }
 
-# $1 = Authorization header value; prints "<status> <body>".
+# $1 = Authorization header value, $2 = form body (default: the client credentials grant); prints
+# the status and leaves the body in $run/body.
 token_request() {
   curl -s -o "$run/body" -w '%{http_code}' -X POST -H "authorization: $1" \
-    -H 'content-type: application/x-www-form-urlencoded' --data 'grant_type=client_credentials' \
+    -H 'content-type: application/x-www-form-urlencoded' --data "${2:-grant_type=client_credentials}" \
     "$base/oauth/token" || echo 000
 }
 
 # Proves the endpoint answers as it should before it is measured.
 check_endpoint() {
   local got
-  got=$(token_request "$auth")
+  got=$(token_request "$auth" "$body")
   [[ $got == 200 ]] || { cat "$run/body" >&2; fail "$name: a token request answered $got, expected 200"; }
   curl -sf "$base/.well-known/jwks.json" >"$run/jwks.json" || fail "$name: no JWKS"
-  python3 - "$run/body" "$run/jwks.json" "$CLIENT_ID" "$base" "$SIGNING_ALG" <<'EOF' || fail "$name: the token response is not what it should be"
+  python3 - "$run/body" "$run/jwks.json" "$CLIENT_ID" "$base" "$SIGNING_ALG" "$agent_id" <<'EOF' || fail "$name: the token response is not what it should be"
 import base64, json, sys
 body = json.load(open(sys.argv[1]))
 jwks = json.load(open(sys.argv[2]))
-client_id, issuer, alg = sys.argv[3], sys.argv[4], sys.argv[5]
+client_id, issuer, alg, agent = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 def part(text):
     return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
 assert body["token_type"] == "Bearer", body
+assert "refresh_token" not in body, body
 header_b64, claims_b64, signature = body["access_token"].split(".")
 header, claims = part(header_b64), part(claims_b64)
 assert header["alg"] == alg and header["typ"] == "at+jwt", header
 assert header["kid"] in {key["kid"] for key in jwks["keys"]}, "kid not in the JWKS"
 assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == {"ES256": 64, "EdDSA": 64, "RS256": 256}[alg], "signature length"
-assert claims["sub"] == client_id and claims["client_id"] == client_id, claims
+if agent:
+    assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token", body
+    assert claims["sub"] == client_id and claims["client_id"] == agent, claims
+    assert claims["act"] == {"sub": agent, "sub_profile": "ai_agent"}, claims
+    assert len(claims["ancestor_jtis"]) == 1, claims
+else:
+    assert claims["sub"] == client_id and claims["client_id"] == client_id, claims
 assert claims["iss"] == issuer and claims["exp"] > claims["iat"], claims
 assert set(claims["scope"].split()) == {"bench:read", "bench:write"}, claims
 EOF
-  got=$(token_request "$wrong")
+  got=$(token_request "$wrong" "$body")
   [[ $got == 401 ]] || { cat "$run/body" >&2; fail "$name: a wrong secret answered $got, expected 401"; }
   grep -q '"invalid_client"' "$run/body" || { cat "$run/body" >&2; fail "$name: a wrong secret did not get invalid_client"; }
 }
 
 # $1 = seconds; sets $out to wrk's output and $stats to token.lua's line; fails on any non-200.
 drive() {
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --timeout 10s -s "$here/token.lua" "$base/oauth/token" -- "$auth" 2>&1) ||
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --timeout 10s -s "$here/token.lua" "$base/oauth/token" -- "$auth" "$body" 2>&1) ||
     fail "$name: wrk failed: $out"
   stats=$(grep '^issuer-bench: ' <<<"$out") || { printf '%s\n' "$out" >&2; fail "$name: token.lua reported nothing"; }
   local bad first socket
@@ -211,7 +246,7 @@ field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$stats"; }
 audit_counts() {
   case $backend in
     sqlite)
-      python3 - "$db_file" "$AUDIT_ACTION" <<'EOF'
+      python3 - "$db_file" "$audit_action" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").fetchone():
@@ -223,15 +258,17 @@ EOF
       ;;
     postgres)
       if [[ -z $(psql_on "$db_url" -c "SELECT to_regclass('audit_log')") ]]; then echo none; return; fi
-      psql_on "$db_url" -F ' ' -c "SELECT count(*) FILTER (WHERE action = '$AUDIT_ACTION'), count(*) FROM audit_log"
+      psql_on "$db_url" -F ' ' -c "SELECT count(*) FILTER (WHERE action = '$audit_action'), count(*) FROM audit_log"
       ;;
   esac
 }
 
+# $1 = backend, $2 = grant; results are kept under "<backend>/<grant>".
 run_one() {
-  backend=$1
-  name="$backend round $round"
-  run=$work/$backend-$round
+  backend=$1 grant=$2
+  local key=$backend/$grant
+  name="$backend $grant round $round"
+  run=$work/$backend-$grant-$round
   mkdir -p "$run"
   case $backend in
     sqlite)
@@ -254,6 +291,23 @@ run_one() {
   auth=$(basic "$CLIENT_ID" "$secret")
   wrong=$(basic "$CLIENT_ID" "${secret%?}x")
   [[ $wrong != "$auth" ]] || wrong=$(basic "$CLIENT_ID" "${secret%?}y")
+  body=grant_type=client_credentials agent_id= audit_action=$AUDIT_ACTION
+  local logged_as='issued access token' extra=0
+  if [[ $grant == token_exchange ]]; then
+    # The subject token, minted once (the client credentials row checks such tokens in full).
+    local subject agent_secret got
+    got=$(token_request "$auth" "$body")
+    [[ $got == 200 ]] || { cat "$run/body" >&2; fail "$name: the subject token request answered $got, expected 200"; }
+    subject=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$run/body")
+    created=$("$ISSUER_BIN" client create "$AGENT_ID" --kind agent --scope "$SCOPE" --database-url "$db_url" 2>"$run/create.log") ||
+      { cat "$run/create.log" >&2; fail "$name: issuer client create --kind agent failed"; }
+    agent_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$created")
+    auth=$(basic "$AGENT_ID" "$agent_secret")
+    wrong=$(basic "$AGENT_ID" "${agent_secret%?}x")
+    [[ $wrong != "$auth" ]] || wrong=$(basic "$AGENT_ID" "${agent_secret%?}y")
+    body="grant_type=$TOKEN_EXCHANGE&subject_token=$subject&subject_token_type=$ACCESS_TOKEN_TYPE"
+    agent_id=$AGENT_ID audit_action=$EXCHANGE_AUDIT_ACTION logged_as='exchanged access token'
+  fi
   check_endpoint
 
   drive "$WARMUP"
@@ -269,27 +323,27 @@ run_one() {
   requests=$(field requests) duration=$(field duration_us)
   received=$((received + requests))
 
-  rps[$backend]+="$(awk -v n="$requests" -v us="$duration" 'BEGIN {printf "%.0f", n * 1e6 / us}') "
-  p50[$backend]+="$(awk -v us="$(field p50_us)" 'BEGIN {printf "%.2f", us / 1000}') "
-  p99[$backend]+="$(awk -v us="$(field p99_us)" 'BEGIN {printf "%.2f", us / 1000}') "
-  cpu_issuer[$backend]+="$(per_token_us $((i1 - i0)) "$requests") "
-  cpu_wrk[$backend]+="$(per_token_us $((w1 - w0)) "$requests") "
+  rps[$key]+="$(awk -v n="$requests" -v us="$duration" 'BEGIN {printf "%.0f", n * 1e6 / us}') "
+  p50[$key]+="$(awk -v us="$(field p50_us)" 'BEGIN {printf "%.2f", us / 1000}') "
+  p99[$key]+="$(awk -v us="$(field p99_us)" 'BEGIN {printf "%.2f", us / 1000}') "
+  cpu_issuer[$key]+="$(per_token_us $((i1 - i0)) "$requests") "
+  cpu_wrk[$key]+="$(per_token_us $((w1 - w0)) "$requests") "
   if [[ $backend == postgres ]]; then
-    cpu_db[$backend]+="$(per_token_us "$db_ticks" "$requests") "
+    cpu_db[$key]+="$(per_token_us "$db_ticks" "$requests") "
   fi
   # Everything else the machine ran meanwhile (other users' builds and tests, PostgreSQL's
   # background processes, this script): when it is large, the figures above are low.
   local others=$(( (m1 - m0) - (i1 - i0) - (w1 - w0) - db_ticks ))
   (( others >= 0 )) || others=0
-  other_load[$backend]+="$(cores "$others" "$duration") "
-  stolen[$backend]+="$(cores $((s1 - s0)) "$duration") "
+  other_load[$key]+="$(cores "$others" "$duration") "
+  stolen[$key]+="$(cores $((s1 - s0)) "$duration") "
 
   stop_issuer
   # Tokens delivered: what wrk received (and the checked one). A request still in flight when wrk
   # stopped may have had its token signed and audited and then been dropped with its connection,
   # so the issuer's own counts may exceed that by up to one per connection per wrk run.
   local slack=$((2 * CONNECTIONS)) logged audit rows verdict
-  logged=$(grep -c 'issued access token' "$run/issuer.log" || true)
+  logged=$(grep -c "$logged_as" "$run/issuer.log" || true)
   if (( logged > 0 && (logged < received || logged > received + slack) )); then
     fail "$name: the issuer logged $logged issued tokens, wrk received $received"
   fi
@@ -298,12 +352,12 @@ run_one() {
   if [[ $audit == none ]]; then
     verdict="no audit_log table"; audit_off+=("$name")
   elif (( audit == 0 )); then
-    verdict="0 $AUDIT_ACTION rows of $rows in audit_log for $received tokens: the token endpoint writes no audit record"
+    verdict="0 $audit_action rows of $rows in audit_log for $received tokens: the token endpoint writes no audit record"
     audit_off+=("$name")
   elif (( audit < received || audit > received + slack || audit < logged )); then
-    fail "$name: audit_log has $audit $AUDIT_ACTION rows for $received tokens delivered ($logged logged as issued)"
+    fail "$name: audit_log has $audit $audit_action rows for $received tokens delivered ($logged logged as issued)"
   else
-    verdict="$audit $AUDIT_ACTION rows for $received tokens delivered, $logged logged as issued ($rows rows in all)"
+    verdict="$audit $audit_action rows for $received tokens delivered, $logged logged as issued ($rows rows in all)"
     if "$ISSUER_BIN" audit verify --help >/dev/null 2>&1; then
       local checked
       "$ISSUER_BIN" audit verify --database-url "$db_url" >"$run/verify.json" 2>"$run/verify.log" ||
@@ -315,15 +369,15 @@ run_one() {
       verdict+="; issuer audit verify: chain of $checked records intact"
     fi
   fi
-  audit_note[$backend]=$verdict
+  audit_note[$key]=$verdict
 
   if [[ $backend == postgres ]]; then
     psql_admin -c "DROP DATABASE $pg_db WITH (FORCE)" >/dev/null
     unset 'pg_databases[-1]'
   fi
-  say "round $round/$ROUNDS  $(printf '%-10s %7s tokens/s  p50 %6s ms  p99 %6s ms  issuer %5s µs CPU/token' \
-    "$backend" "$(lastword "${rps[$backend]}")" "$(lastword "${p50[$backend]}")" "$(lastword "${p99[$backend]}")" \
-    "$(lastword "${cpu_issuer[$backend]}")")"
+  say "round $round/$ROUNDS  $(printf '%-10s %-18s %7s tokens/s  p50 %6s ms  p99 %6s ms  issuer %5s µs CPU/token' \
+    "$backend" "$grant" "$(lastword "${rps[$key]}")" "$(lastword "${p50[$key]}")" "$(lastword "${p99[$key]}")" \
+    "$(lastword "${cpu_issuer[$key]}")")"
   say "  audit: $verdict"
 }
 # RFC 6749 §2.3.1: id and secret are form-urlencoded before they go into Basic.
@@ -334,13 +388,15 @@ lastword() { local words; read -r -a words <<<"$1"; echo "${words[-1]}"; }
 
 say "$("$ISSUER_BIN" --version), $(nproc) cores, $(uname -r)"
 say "database directory $work on $(stat -f -c %T "$work")"
-say "${#backends[@]} backends x $ROUNDS rounds x (${WARMUP}s warm-up + ${DURATION}s), wrk -t$THREADS -c$CONNECTIONS, no pinning"
+say "${#backends[@]} backends x ${#grants[@]} grants x $ROUNDS rounds x (${WARMUP}s warm-up + ${DURATION}s), wrk -t$THREADS -c$CONNECTIONS, no pinning"
 for round in $(seq "$ROUNDS"); do
   order=("${backends[@]}")
   if (( round % 2 == 0 )); then
     order=(); for (( i = ${#backends[@]} - 1; i >= 0; i-- )); do order+=("${backends[i]}"); done
   fi
-  for backend in "${order[@]}"; do run_one "$backend"; done
+  for backend in "${order[@]}"; do
+    for grant in "${grants[@]}"; do run_one "$backend" "$grant"; done
+  done
 done
 
 ## report ##################################################################################################
@@ -348,7 +404,7 @@ done
 declare -A label=([sqlite]=SQLite [postgres]=PostgreSQL)
 med() { local values; read -r -a values <<<"$1"; [[ ${#values[@]} -gt 0 ]] && median "${values[@]}" || echo -; }
 echo
-echo "issuer $("$ISSUER_BIN" --version | awk '{print $2}'), $SIGNING_ALG, POST /oauth/token client_credentials + client_secret_basic, keep-alive"
+echo "issuer $("$ISSUER_BIN" --version | awk '{print $2}'), $SIGNING_ALG, POST /oauth/token (${GRANTS// /, }) + client_secret_basic, keep-alive"
 echo "wrk -t$THREADS -c$CONNECTIONS; issuer, wrk and PostgreSQL unpinned on the same $(nproc) cores; $ROUNDS rounds x ${DURATION}s (after ${WARMUP}s warm-up), alternating order"
 if [[ " ${backends[*]} " == *" sqlite "* ]]; then
   echo "SQLite database file on $(stat -f -c %T "$work") (pragmas: issuer/src/store/mod.rs)"
@@ -357,35 +413,44 @@ if [[ " ${backends[*]} " == *" postgres "* ]]; then
   echo "PostgreSQL $(psql_admin -c 'SHOW server_version' | awk '{print $1}') on $(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$POSTGRES_URL"), fsync $(psql_admin -c 'SHOW fsync'), synchronous_commit $(psql_admin -c 'SHOW synchronous_commit')"
 fi
 echo
-printf '%-11s %9s %8s %8s %11s %11s %11s   %s\n' "backend" "tokens/s" "p50 ms" "p99 ms" "issuer CPU" "db CPU" "wrk CPU" "each round (tokens/s; p99 ms)"
-printf '%-11s %9s %8s %8s %11s %11s %11s   %s\n' "" "(median)" "" "" "µs/token" "µs/token" "µs/token" ""
-for backend in "${backends[@]}"; do
-  db=$(med "${cpu_db[$backend]:-}"); [[ $backend != sqlite ]] || db="(in issuer)"
-  printf '%-11s %9s %8s %8s %11s %11s %11s   %s; %s\n' "${label[$backend]}" "$(med "${rps[$backend]}")" \
-    "$(med "${p50[$backend]}")" "$(med "${p99[$backend]}")" "$(med "${cpu_issuer[$backend]}")" "$db" \
-    "$(med "${cpu_wrk[$backend]}")" "${rps[$backend]% }" "${p99[$backend]% }"
+declare -A grant_label=([client_credentials]="client credentials" [token_exchange]="token exchange")
+# Every measured row: "<backend>/<grant>".
+keys=()
+for backend in "${backends[@]}"; do for grant in "${grants[@]}"; do keys+=("$backend/$grant"); done; done
+row_label() { printf '%s, %s' "${label[${1%/*}]}" "${grant_label[${1#*/}]}"; }
+printf '%-30s %9s %8s %8s %11s %11s %11s   %s\n' "backend, grant" "tokens/s" "p50 ms" "p99 ms" "issuer CPU" "db CPU" "wrk CPU" "each round (tokens/s; p99 ms)"
+printf '%-30s %9s %8s %8s %11s %11s %11s   %s\n' "" "(median)" "" "" "µs/token" "µs/token" "µs/token" ""
+for key in "${keys[@]}"; do
+  db=$(med "${cpu_db[$key]:-}"); [[ ${key%/*} != sqlite ]] || db="(in issuer)"
+  printf '%-30s %9s %8s %8s %11s %11s %11s   %s; %s\n' "$(row_label "$key")" "$(med "${rps[$key]}")" \
+    "$(med "${p50[$key]}")" "$(med "${p99[$key]}")" "$(med "${cpu_issuer[$key]}")" "$db" \
+    "$(med "${cpu_wrk[$key]}")" "${rps[$key]% }" "${p99[$key]% }"
 done
+if [[ " ${grants[*]} " == *" token_exchange "* ]]; then
+  echo "(token exchange: one agent exchanging the same subject token on every request; each exchange checks"
+  echo " the subject token's signature and its revocation, and writes a token.exchanged record)"
+fi
 echo "(CPU per token: utime + stime over the measured run / tokens; db = PostgreSQL backends of the issuer's"
 echo " connections, a lower bound; SQLite runs inside the issuer process. Latency is wrk's: closed loop, each"
 echo " connection sends its next request when the last is answered)"
 echo
 echo "machine during the measured runs, in cores of $(nproc) (median; each round):"
 busy=0
-for backend in "${backends[@]}"; do
-  printf '  %-11s other processes %s (%s); stolen by the hypervisor %s (%s)\n' "${label[$backend]}" \
-    "$(med "${other_load[$backend]}")" "${other_load[$backend]% }" "$(med "${stolen[$backend]}")" "${stolen[$backend]% }"
-  if awk -v o="$(med "${other_load[$backend]}")" -v s="$(med "${stolen[$backend]}")" 'BEGIN {exit !(o + s > 0.25)}'; then busy=1; fi
+for key in "${keys[@]}"; do
+  printf '  %-30s other processes %s (%s); stolen by the hypervisor %s (%s)\n' "$(row_label "$key")" \
+    "$(med "${other_load[$key]}")" "${other_load[$key]% }" "$(med "${stolen[$key]}")" "${stolen[$key]% }"
+  if awk -v o="$(med "${other_load[$key]}")" -v s="$(med "${stolen[$key]}")" 'BEGIN {exit !(o + s > 0.25)}'; then busy=1; fi
 done
 if (( busy )); then
   echo "  the machine was busy with other work: these figures understate the issuer; run again when it is quiet"
 fi
 echo
 echo "audit (last round):"
-for backend in "${backends[@]}"; do printf '  %-11s %s\n' "${label[$backend]}" "${audit_note[$backend]}"; done
+for key in "${keys[@]}"; do printf '  %-30s %s\n' "$(row_label "$key")" "${audit_note[$key]}"; done
 
 echo
-if [[ " ${backends[*]} " == *" sqlite "* ]]; then
-  s_rps=$(med "${rps[sqlite]}") s_p99=$(med "${p99[sqlite]}")
+if [[ " ${backends[*]} " == *" sqlite "* && " ${grants[*]} " == *" client_credentials "* ]]; then
+  s_rps=$(med "${rps[sqlite/client_credentials]}") s_p99=$(med "${p99[sqlite/client_credentials]}")
   if awk -v r="$s_rps" -v p="$s_p99" -v tr="$TARGET_RPS" -v tp="$TARGET_P99_MS" 'BEGIN {exit !(r >= tr && p < tp)}'; then
     verdict=PASS
   else
@@ -400,6 +465,6 @@ if [[ " ${backends[*]} " == *" sqlite "* ]]; then
   echo "  for reference: Hydra publishes 411-513 tokens/s on 2 CPUs; Keycloak's sizing guide ~120/s per vCPU"
 fi
 echo
-echo "reproduce: make bench-issuer   (here ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS;"
+echo "reproduce: make bench-issuer   (here ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS GRANTS=\"$GRANTS\";"
 echo "           any of them may be set in the environment, e.g. ROUNDS=5 DURATION=10 make bench-issuer)"
 echo "(a missed target is a measurement: the benchmark fails only when the issuer misbehaves)"

@@ -1,5 +1,8 @@
--- wrk script for issuer/bench/bench.sh: the client credentials grant, client_secret_basic, over
--- keep-alive connections. Arguments (after `--`): the Authorization header value ("Basic ...").
+-- wrk script for issuer/bench/bench.sh: a grant at the token endpoint, client_secret_basic, over
+-- keep-alive connections. Arguments (after `--`): the Authorization header value ("Basic ..."), then
+-- optionally the form body (default `grant_type=client_credentials`; the token exchange row passes
+-- `grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=...`, the same subject
+-- token on every request).
 --
 -- Every response must be 200: the others are counted (per thread, added up in done()) and the
 -- script reports them with the latency percentiles on one line wrk's caller parses:
@@ -17,7 +20,7 @@ function init(args)
     error("token.lua: pass the Authorization header value after --")
   end
   wrk.method = "POST"
-  wrk.body = "grant_type=client_credentials"
+  wrk.body = args[2] or "grant_type=client_credentials"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.headers["Authorization"] = args[1]
   non200 = 0

@@ -206,6 +206,17 @@ impl ValidToken {
 pub fn validate(token: &str, jwks: &Jwks, issuer: &IssuerUrl, now: UnixTime) -> Option<ValidToken> {
     // Our JWKS document as a gateway reads it: every key names its one algorithm.
     let keys = verifier_core::Jwks::parse(&serde_json::to_vec(jwks).ok()?).ok()?;
+    validate_with(token, &keys, issuer, now)
+}
+
+/// [`validate`] against our published keys already parsed as a gateway reads them
+/// ([`Keyring::verifying_keys`](crate::keys::Keyring::verifying_keys)).
+pub fn validate_with(
+    token: &str,
+    keys: &verifier_core::Jwks,
+    issuer: &IssuerUrl,
+    now: UnixTime,
+) -> Option<ValidToken> {
     let algorithms = SigningAlg::ALL.map(SigningAlg::algorithm);
     let policy = Provider::builder(issuer.as_str())
         .dangerous_any_audience()
@@ -217,7 +228,7 @@ pub fn validate(token: &str, jwks: &Jwks, issuer: &IssuerUrl, now: UnixTime) -> 
     let unverified = Unverified::parse(token, &policy).ok()?;
     // We always name the key; without a `kid` a lone key of the algorithm would be tried.
     unverified.header.kid.as_ref()?;
-    let claims = unverified.verify(&policy, &keys, now).ok()?.claims;
+    let claims = unverified.verify(&policy, keys, now).ok()?.claims;
     let aud = match claims.raw.get("aud") {
         Some(Value::String(aud)) => aud.clone(),
         _ => return None,

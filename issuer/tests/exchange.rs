@@ -604,7 +604,7 @@ async fn subject_tokens_that_are_not_ours_or_not_in_force_are_invalid_requests()
         "subject_token_missing",
     )
     .await;
-    assert_eq!(record["target"], "(invalid subject_token)");
+    assert_eq!(record["target"], "(subject_token not accepted)");
     let wrong_type = format!(
         "grant_type={EXCHANGE}&subject_token={root}\
          &subject_token_type=urn:ietf:params:oauth:token-type:refresh_token"
@@ -664,7 +664,7 @@ async fn only_agents_may_exchange() {
     let other = service(&t, "svc.y", "read").await;
     let root = svc.token(&t).await;
     let record = refused(&t, &other, &root, "", "unauthorized_client", "not_an_agent").await;
-    assert_eq!(record["target"], "(invalid subject_token)");
+    assert_eq!(record["target"], "(subject_token not accepted)");
     // Client authentication comes first: a wrong secret is invalid_client, recorded as such.
     let body =
         format!("grant_type={EXCHANGE}&subject_token={root}&subject_token_type={ACCESS_TOKEN}");

@@ -14,7 +14,6 @@ use super::{Authenticated, OAuthError, PresentedToken};
 use crate::AppState;
 use crate::access_token::{self, ValidToken};
 use crate::clock::UnixTime;
-use crate::keys::Jwks;
 use crate::ops::revocations;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -72,8 +71,8 @@ async fn introspect(
 ) -> Result<Json<Introspection>, OAuthError> {
     let token = form.token()?;
     let now = state.clock.now();
-    let keys = Jwks::load(&state.store).await?;
-    let valid = match access_token::validate(&token, &keys, &state.issuer, now) {
+    let keys = state.keyring.verifying_keys(&state.store).await?;
+    let valid = match access_token::validate_with(&token, &keys, &state.issuer, now) {
         // Revoked by jti, through a token it was exchanged from, or with every token of a
         // client it names (the admin's revoke-tokens, an agent disabled).
         Some(valid) if revocations::revoked(&state.store, &valid).await?.is_none() => Some(valid),

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use jwt_simple::prelude::{HeaderOptions, JWTClaims, Serialize};
 
-use super::{KeyError, KeySealer, PrivateKey, SealError, SigningAlg};
+use super::{Jwks, KeyError, KeySealer, PrivateKey, SealError, SigningAlg};
 use crate::store::{KeyRecord, Store};
 
 /// RFC 9068 §2.1: access tokens are typed `at+jwt` so they cannot pass for other JWTs; the
@@ -66,11 +66,16 @@ impl SigningKey {
     }
 }
 
-/// Hands out the current signing key, following rotations made by any process.
+/// Hands out the current signing key, following rotations made by any process, and our
+/// published keys as the verifier reads them.
 #[derive(Debug)]
 pub struct Keyring {
     sealer: Arc<dyn KeySealer>,
     cached: Mutex<Option<Arc<SigningKey>>>,
+    /// The JWKS last published and its keys as parsed for verification: while it stays the
+    /// same, a key checked again keeps what it built (a P-256 key its comb table, on its
+    /// second use), instead of taking the slower first-use path on every token presented back.
+    verifying: Mutex<Option<(Jwks, Arc<verifier_core::Jwks>)>>,
 }
 
 impl Keyring {
@@ -79,6 +84,7 @@ impl Keyring {
         Self {
             sealer,
             cached: Mutex::new(None),
+            verifying: Mutex::new(None),
         }
     }
 
@@ -99,6 +105,29 @@ impl Keyring {
         let key = Arc::new(SigningKey::from_record(&record, self.sealer.as_ref())?);
         *self.cache() = Some(Arc::clone(&key));
         Ok(key)
+    }
+
+    /// Every published key as a gateway reads our JWKS, reparsed only when it changed.
+    pub async fn verifying_keys(
+        &self,
+        store: &Store,
+    ) -> Result<Arc<verifier_core::Jwks>, KeyError> {
+        let jwks = Jwks::load(store).await?;
+        let mut kept = self
+            .verifying
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, keys)) = kept.as_ref().filter(|(published, _)| *published == jwks) {
+            return Ok(Arc::clone(keys));
+        }
+        let unusable = || KeyError::Corrupt {
+            kid: String::new(),
+            reason: "the published JWKS does not parse as a verifier reads it",
+        };
+        let document = serde_json::to_vec(&jwks).map_err(|_| unusable())?;
+        let keys = Arc::new(verifier_core::Jwks::parse(&document).map_err(|_| unusable())?);
+        *kept = Some((jwks, Arc::clone(&keys)));
+        Ok(keys)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Option<Arc<SigningKey>>> {

@@ -36,7 +36,6 @@ use crate::audit::Outcome;
 use crate::clients::{Client, ClientKind};
 use crate::clock::UnixTime;
 use crate::config::IssuerUrl;
-use crate::keys::Jwks;
 use crate::ops::mint::Minter;
 use crate::random::random_base64url;
 use crate::scope::{Scope, ScopeError};
@@ -47,8 +46,8 @@ pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchang
 /// The one token type accepted and issued (RFC 8693 §3).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-/// The audit target of a refusal whose subject token could not be read.
-const UNREADABLE_SUBJECT: &str = "(invalid subject_token)";
+/// The audit target of a refusal made before a subject token was accepted as ours.
+const NO_SUBJECT: &str = "(subject_token not accepted)";
 
 /// A token exchange request's own parameters (RFC 8693 §2.1), as the form gave them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -289,11 +288,11 @@ pub async fn exchange(
         id: agent.id.as_str().to_owned(),
         source,
     };
-    let subject = match read_subject(ctx, minter.issuer, agent, request).await {
+    let subject = match read_subject(ctx, minter, agent, request).await {
         Ok(subject) => subject,
         Err(err) => return Err(refuse(ctx, &caller, None, err).await),
     };
-    let grant = match decide(ctx, minter.issuer, agent, request, &subject, max_depth).await {
+    let grant = match decide(ctx, minter, agent, request, &subject, max_depth).await {
         Ok(grant) => grant,
         Err(err) => return Err(refuse(ctx, &caller, Some(&subject), err).await),
     };
@@ -306,7 +305,7 @@ pub async fn exchange(
 /// Steps 1 and 2: an agent, a well-formed request, and a subject token of ours still in force.
 async fn read_subject(
     ctx: Ctx<'_>,
-    issuer: &IssuerUrl,
+    Minter { keyring, issuer }: Minter<'_>,
     agent: &Client,
     request: &ExchangeRequest,
 ) -> Result<ValidToken, OpError> {
@@ -339,8 +338,8 @@ async fn read_subject(
     if request.resource.is_some() {
         return Err(ExchangeError::ResourceUnsupported.into());
     }
-    let keys = Jwks::load(ctx.store).await?;
-    let subject = access_token::validate(token, &keys, issuer, ctx.now)
+    let keys = keyring.verifying_keys(ctx.store).await?;
+    let subject = access_token::validate_with(token, &keys, issuer, ctx.now)
         .ok_or(ExchangeError::SubjectInvalid)?;
     let refused = match revocations::revoked(ctx.store, &subject).await? {
         None => return Ok(subject),
@@ -366,12 +365,13 @@ struct Grant {
 /// Steps 3 to 6: whether this agent may act for the subject token's principal, and with what.
 async fn decide(
     ctx: Ctx<'_>,
-    issuer: &IssuerUrl,
+    minter: Minter<'_>,
     agent: &Client,
     request: &ExchangeRequest,
     subject: &ValidToken,
     max_depth: usize,
 ) -> Result<Grant, OpError> {
+    let issuer = minter.issuer;
     let me = agent.id.as_str();
     if let Some(may_act) = &subject.may_act {
         if !names(may_act, me, issuer) {
@@ -416,7 +416,7 @@ async fn decide(
         return Err(ExchangeError::ScopeExceedsAgent(token.to_owned()).into());
     }
     if let Some(actor) = &request.actor_token {
-        check_actor_token(ctx, issuer, me, actor).await?;
+        check_actor_token(ctx, minter, me, actor).await?;
     }
     let sub_profile = match &subject.sub_profile {
         Some(profile) => profile.clone(),
@@ -450,12 +450,12 @@ fn names(may_act: &Value, agent: &str, issuer: &IssuerUrl) -> bool {
 /// An actor token proves the agent is itself: one of its own tokens, not delegated, in force.
 async fn check_actor_token(
     ctx: Ctx<'_>,
-    issuer: &IssuerUrl,
+    Minter { keyring, issuer }: Minter<'_>,
     agent: &str,
     token: &str,
 ) -> Result<(), OpError> {
-    let keys = Jwks::load(ctx.store).await?;
-    let valid = access_token::validate(token, &keys, issuer, ctx.now)
+    let keys = keyring.verifying_keys(ctx.store).await?;
+    let valid = access_token::validate_with(token, &keys, issuer, ctx.now)
         .filter(|t| t.client_id == agent && t.sub == agent && t.act.is_none())
         .ok_or(ExchangeError::ActorTokenInvalid)?;
     if revocations::revoked(ctx.store, &valid).await?.is_some() {
@@ -558,7 +558,7 @@ async fn refuse(
         detail["sub"] = subject.sub.clone().into();
         detail["subject_client_id"] = subject.client_id.clone().into();
     }
-    let target = subject.map_or(UNREADABLE_SUBJECT, |s| s.jti.as_str());
+    let target = subject.map_or(NO_SUBJECT, |s| s.jti.as_str());
     tracing::info!(client = %caller.actor(), code = refusal.code(), reason = %refusal, "token exchange refused");
     let recorded = ctx
         .record(
