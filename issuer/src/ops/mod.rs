@@ -162,7 +162,8 @@ impl Ctx<'_> {
     /// Records how an operation ended, then hands its result on.
     ///
     /// A client's refusals are not recorded: the public port answers them and the client
-    /// retries (failed authentications are recorded where they happen). A record that cannot
+    /// retries (failed authentications are recorded where they happen, and a token exchange
+    /// records its own refusals, which say who tried to act for whom). A record that cannot
     /// be written fails a request, which is answered only once its record is committed; a
     /// command or the scheduler carries on, since what it did is done, and the log says so.
     async fn settle<T>(
