@@ -1021,6 +1021,11 @@ async fn revoking_the_root_revokes_every_token_exchanged_from_it() {
             .is_some_and(|r| r.contains(&jti(&c.root))),
         "{record}"
     );
+    assert_eq!(
+        record["target"],
+        jti(&c.second),
+        "recorded against the subject token"
+    );
     refused(
         &t,
         &fourth,

@@ -302,7 +302,7 @@ pub async fn exchange(
     }
 }
 
-/// Steps 1 and 2: an agent, a well-formed request, and a subject token of ours still in force.
+/// Step 1 and the start of step 2: an agent, a well-formed request, and a subject token of ours.
 async fn read_subject(
     ctx: Ctx<'_>,
     Minter { keyring, issuer }: Minter<'_>,
@@ -341,8 +341,13 @@ async fn read_subject(
     let keys = keyring.verifying_keys(ctx.store).await?;
     let subject = access_token::validate_with(token, &keys, issuer, ctx.now)
         .ok_or(ExchangeError::SubjectInvalid)?;
-    let refused = match revocations::revoked(ctx.store, &subject).await? {
-        None => return Ok(subject),
+    Ok(subject)
+}
+
+/// The rest of step 2: the subject token, a token of ours, is still in force.
+async fn check_revocation(ctx: Ctx<'_>, subject: &ValidToken) -> Result<(), OpError> {
+    let refused = match revocations::revoked(ctx.store, subject).await? {
+        None => return Ok(()),
         Some(Revoked::Token) => ExchangeError::SubjectRevoked,
         Some(Revoked::Ancestor(jti)) => ExchangeError::AncestorRevoked(jti),
         Some(Revoked::Client(id)) if id == subject.client_id => {
@@ -362,7 +367,8 @@ struct Grant {
     exp: UnixTime,
 }
 
-/// Steps 3 to 6: whether this agent may act for the subject token's principal, and with what.
+/// The rest of step 2, then steps 3 to 6: whether this agent may act for the subject token's
+/// principal, and with what. A refusal from here on is recorded against the subject token.
 async fn decide(
     ctx: Ctx<'_>,
     minter: Minter<'_>,
@@ -371,6 +377,7 @@ async fn decide(
     subject: &ValidToken,
     max_depth: usize,
 ) -> Result<Grant, OpError> {
+    check_revocation(ctx, subject).await?;
     let issuer = minter.issuer;
     let me = agent.id.as_str();
     if let Some(may_act) = &subject.may_act {
