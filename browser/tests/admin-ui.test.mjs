@@ -905,6 +905,27 @@ test('agents: the tree of live delegations, the chain in Verify & explain, revok
 
   await step(
     t,
+    'the Clients page registers an agent and tells agents from services',
+    async () => {
+      await go('clients');
+      await byTestId('client-id').fill('agent.ui');
+      await byTestId('client-scope').fill('instruments:read');
+      await byTestId('client-kind').selectOption('agent');
+      await byTestId('client-create').click();
+      await byTestId('secret-card').waitFor();
+      const kindOf = (id) => page.locator(`[data-testid="client-row"][data-client-id="${id}"] [data-testid="client-kind-cell"]`).innerText();
+      await page.locator('[data-testid="client-row"][data-client-id="agent.ui"]').waitFor();
+      assert.match(await kindOf('agent.ui'), /^agent · /);
+      assert.match(await kindOf('agent.planner'), /^agent · /);
+      assert.doesNotMatch(await kindOf('svc.desk'), /agent/);
+      const clients = await adminApi(issuer, 'GET', '/admin/clients');
+      assert.equal(clients.find((c) => c.client_id === 'agent.ui').kind, 'agent');
+    },
+    issuer,
+  );
+
+  await step(
+    t,
     'Verify & explain shows who acts for whom, and the delegation check',
     async () => {
       await go('verify');

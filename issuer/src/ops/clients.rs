@@ -10,13 +10,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::named_client::{stored, target};
 use super::revocations::revoke_whole_client;
 use super::{Action, Caller, Ctx, OpError};
 use crate::clients::{
     self, Audience, Client, ClientId, ClientKind, ClientSecret, NewClient, SecretHasher, Ttl,
 };
 use crate::scope::Scope;
-use crate::store::{ClientRecord, Store};
 
 /// Audience of clients registered without one.
 pub const DEFAULT_AUDIENCE: &str = "quantjourney";
@@ -74,28 +74,6 @@ pub struct Registered {
     pub auth_method: AuthMethod,
     /// Its secret (`client_secret` clients only).
     pub secret: Option<ClientSecret>,
-}
-
-/// The audit target for a client id from a request: the id if well formed, else a placeholder,
-/// so raw input never lands in the audit trail.
-pub(crate) fn target(id: &str) -> String {
-    ClientId::parse(id).map_or_else(
-        |_| "(invalid client_id)".to_owned(),
-        |id| id.as_str().to_owned(),
-    )
-}
-
-/// A client id from a request that names an existing client: one that is not even well formed
-/// names none.
-fn named(id: &str) -> Result<ClientId, OpError> {
-    ClientId::parse(id).map_err(|_| OpError::NotFound)
-}
-
-/// The id and stored record of the client a request names.
-pub(crate) async fn stored(store: &Store, id: &str) -> Result<(ClientId, ClientRecord), OpError> {
-    let id = named(id)?;
-    let record = store.client(id.as_str()).await?;
-    Ok((id, record.ok_or(OpError::NotFound)?))
 }
 
 fn invalid(err: impl std::fmt::Display) -> OpError {

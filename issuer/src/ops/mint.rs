@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::clients::{stored, target};
+use super::named_client::{stored, target};
 use super::{Action, Caller, Ctx, OpError};
 use crate::access_token;
 use crate::audit::Outcome;

@@ -13,6 +13,7 @@ mod error;
 pub mod exchange;
 pub mod keys;
 pub mod mint;
+mod named_client;
 pub mod revocations;
 
 pub use error::OpError;

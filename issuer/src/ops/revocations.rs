@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::clients::{stored, target};
+use super::named_client::{stored, target};
 use super::{Action, Caller, Ctx, OpError};
 use crate::access_token::{self, ValidToken};
 use crate::clients::{Client, ClientId, MAX_TTL_SECS};

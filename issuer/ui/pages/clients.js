@@ -54,6 +54,7 @@ function createCard({ onCreated }) {
   const scope = h('input', { type: 'text', name: 'scope', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'instruments:read instruments:write', testid: 'client-scope' });
   const audience = h('input', { type: 'text', name: 'audience', autocomplete: 'off', spellcheck: 'false', placeholder: 'quantjourney', testid: 'client-audience' });
   const ttl = h('input', { type: 'number', name: 'ttl', min: '1', max: '86400', step: '1', inputmode: 'numeric', placeholder: '300', testid: 'client-ttl' });
+  const kind = h('select', { name: 'kind', testid: 'client-kind' }, h('option', { value: 'service' }, 'Service'), h('option', { value: 'agent' }, 'Agent (may act for others)'));
   const errors = errorSlot('create-client-error');
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'client-create' }, 'Register client');
   const form = h(
@@ -66,6 +67,7 @@ function createCard({ onCreated }) {
       field('Scopes', scope, 'Space separated; tokens may narrow, never widen'),
       field('Audience', audience, 'Default: quantjourney'),
       field('Lifetime (s)', ttl, 'Default: 300'),
+      field('Kind', kind, 'An agent may exchange another principal’s token to act for it'),
       h('div', { class: 'form-grid-submit' }, submit),
     ),
     errors.el,
@@ -80,6 +82,7 @@ function createCard({ onCreated }) {
       return;
     }
     if (audience.value.trim()) body.audience = audience.value.trim();
+    if (kind.value === 'agent') body.kind = 'agent';
     if (ttl.value.trim()) {
       const n = Number(ttl.value);
       if (!Number.isInteger(n) || n < 1) {
@@ -193,7 +196,9 @@ function clientRow(client, { ctx, reload, showSecret }) {
         handler: async () => {
           const ok = await confirmDialog({
             title: `Disable ${id}?`,
-            body: 'The client can no longer obtain tokens. Tokens it already holds stay valid until they expire unless you also revoke them.',
+            body: client.kind === 'agent'
+              ? 'The agent can no longer obtain tokens, and every token it holds or acts through (every delegation chain it appears in) is revoked: the gateways refuse them within seconds.'
+              : 'The client can no longer obtain tokens. Tokens it already holds stay valid until they expire unless you also revoke them.',
             confirmLabel: 'Disable client',
             danger: true,
           });
@@ -208,7 +213,7 @@ function clientRow(client, { ctx, reload, showSecret }) {
   return h(
     'tr',
     { dataset: { testid: 'client-row', clientId: id }, class: disabled ? 'row-disabled' : null },
-    h('td', {}, h('div', { class: 'cell-main' }, mono(id, { max: 28, testid: 'client-id-cell' })), h('div', { class: 'cell-sub' }, client.auth_method === 'private_key_jwt' ? 'private_key_jwt' : 'client secret')),
+    h('td', {}, h('div', { class: 'cell-main' }, mono(id, { max: 28, testid: 'client-id-cell' })), h('div', { class: 'cell-sub', testid: 'client-kind-cell' }, `${client.kind === 'agent' ? 'agent · ' : ''}${client.auth_method === 'private_key_jwt' ? 'private_key_jwt' : 'client secret'}`)),
     h('td', {}, disabled ? h('span', { title: `Disabled ${iso(client.disabled_at)}` }, pill('disabled', 'red', 'client-status')) : pill('active', 'green', 'client-status')),
     h('td', { class: 'scopes-cell' }, scopes(client.scope)),
     h('td', { class: 'nowrap' }, h('div', { class: 'cell-main' }, client.audience ?? '—'), h('div', { class: 'cell-sub' }, `tokens live ${formatTtl(client.ttl)}`)),

@@ -51,24 +51,6 @@ pub fn nested(depth: usize) -> Value {
     (0..depth).fold(json!(0), |inner, _| json!([inner]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_replace_add_and_remove_members() {
-        let c = claims_with(json!({"scope": "x", "nbf": 1, "jti": null}));
-        assert_eq!(
-            (c["scope"].as_str(), c["nbf"].as_u64()),
-            (Some("x"), Some(1))
-        );
-        assert!(c.get("jti").is_none());
-        let raw: Value = serde_json::from_str(&claims_text_with("exp", "1e3")).unwrap();
-        assert_eq!(raw["exp"].as_f64(), Some(1000.0));
-        assert_eq!(nested(2), json!([[0]]));
-    }
-}
-
 /// The RFC 8693 `act` claim naming `actors`, outermost (current) first, each an `ai_agent`.
 pub fn act(actors: &[&str]) -> Value {
     actors.iter().rev().fold(Value::Null, |inner, actor| {
@@ -90,4 +72,22 @@ pub fn delegated(actors: &[&str], ancestors: &[&str]) -> Value {
         "sub_profile": "service",
         "ancestor_jtis": ancestors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_replace_add_and_remove_members() {
+        let c = claims_with(json!({"scope": "x", "nbf": 1, "jti": null}));
+        assert_eq!(
+            (c["scope"].as_str(), c["nbf"].as_u64()),
+            (Some("x"), Some(1))
+        );
+        assert!(c.get("jti").is_none());
+        let raw: Value = serde_json::from_str(&claims_text_with("exp", "1e3")).unwrap();
+        assert_eq!(raw["exp"].as_f64(), Some(1000.0));
+        assert_eq!(nested(2), json!([[0]]));
+    }
 }
