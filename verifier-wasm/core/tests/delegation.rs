@@ -249,3 +249,31 @@ fn delegation_members_are_checked_when_the_configuration_loads() {
     let e = refused(json!({}), json!({"human_root": "yes"})).unwrap();
     assert!(e.contains("human_root"), "{e}");
 }
+
+#[test]
+fn a_chain_nested_ten_thousand_deep_is_refused_without_recursing_into_it() {
+    // Past the 8 KiB token limit the size check refuses it first (the shared vectors); here the
+    // claim set is parsed directly, as if no size limit stood in front: the JSON depth limit
+    // refuses it at level 17, long before the stack could notice.
+    let depth = 10_000;
+    let nested =
+        "{\"sub\":\"a\",\"act\":".repeat(depth - 1) + "{\"sub\":\"a\"}" + &"}".repeat(depth - 1);
+    let claims = claims_text_with("act", &nested);
+    let started = std::time::Instant::now();
+    let error = verifier_core::Claims::parse(claims.as_bytes()).expect_err("refused");
+    assert_eq!(error.code(), "token_malformed");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Within the JSON limit but past the longest chain a provider may accept, the chain parses
+    // and the depth check refuses it.
+    let fifteen = verifier_core::Claims::parse(
+        claims_text_with(
+            "act",
+            &("{\"sub\":\"a\",\"act\":".repeat(14) + "{\"sub\":\"b\"}" + &"}".repeat(14)),
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        fifteen.map(|c| c.delegation.map(|d| d.depth())),
+        Ok(Some(15))
+    );
+}
