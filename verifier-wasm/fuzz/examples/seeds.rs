@@ -16,7 +16,7 @@ use verifier_fuzz::{
     AUDIENCE, ISSUER, NOW, THIRD_AUDIENCE, config_json, fixture, jwks_json, sample_tokens,
     third_claims,
 };
-use verifier_testkit::{Signer, b64, claims, claims_with};
+use verifier_testkit::{Signer, b64, claims, claims_with, delegated};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
@@ -138,6 +138,15 @@ fn signed(dir: &Path) {
     ] {
         write(dir, name, signed_input(key, clock, header, &text(claims())));
     }
+    let delegated = claims_with(delegated(&["agent.sub", "agent.main"], &["p", "r"]));
+    write(dir, "delegated", signed_input(0, 0, &es, &text(delegated)));
+    let looped =
+        claims_with(json!({"act": {"sub": "a", "act": {"sub": "b", "act": {"sub": "a"}}}}));
+    write(
+        dir,
+        "delegated-loop",
+        signed_input(1, 0, &ed, &text(looped)),
+    );
     let fractional =
         claims_with(json!({"exp": (NOW as f64) + 0.5, "iat": 1.0e9, "aud": [AUDIENCE, "x"]}));
     write(

@@ -316,6 +316,11 @@ pub fn check_against_verify(
         (Err(e), Outcome::Deny(status, code)) => {
             assert_eq!((*status, *code), (e.http_status(), e.code()));
         }
+        // A delegated token verifies (its chain is well formed), and a provider without
+        // `delegation` refuses it at the gateway: the one policy refusal of a valid token here.
+        (Ok(v), Outcome::Deny(403, "delegation_not_allowed"))
+            if v.claims.delegation.is_some() && fixture.provider(provider).delegation.is_none() => {
+        }
         (v, d) => panic!("verify and decide disagree: {v:?} vs {d:?}"),
     }
     verified
