@@ -513,7 +513,7 @@ async fn mint(
         "parent": subject.jti,
         "parent_exp": subject.exp,
         "ancestors": token.ancestors,
-        "scope": grant.scope.to_string(),
+        "scope": recorded_scope(&grant.scope.to_string()),
         "aud": grant.aud,
         "iat": ctx.now,
         "exp": grant.exp,
@@ -581,4 +581,46 @@ async fn refuse(
         tracing::error!(client = %caller.actor(), code = refusal.code(), error = %audit, "cannot audit a refused token exchange");
     }
     err
+}
+
+/// Longest scope text an exchange record keeps. A record's detail holds at most 4 KiB and is
+/// replaced whole beyond that, so a huge (glob-covered) scope must not push the chain, which the
+/// audit trail and the admin UI's delegation tree are read from, out of the record.
+const MAX_RECORDED_SCOPE_BYTES: usize = 1024;
+
+/// `scope` as the exchange record keeps it: whole, or cut at a scope-token boundary and marked.
+fn recorded_scope(scope: &str) -> String {
+    match scope.get(..MAX_RECORDED_SCOPE_BYTES) {
+        Some(head) if scope.len() > MAX_RECORDED_SCOPE_BYTES => {
+            let cut = head.rfind(' ').unwrap_or(0);
+            format!(
+                "{} … ({} bytes in all)",
+                head.get(..cut).unwrap_or_default(),
+                scope.len()
+            )
+        }
+        _ => scope.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_scope_is_cut_in_the_record_at_a_token_boundary() {
+        assert_eq!(recorded_scope("a b:c"), "a b:c");
+        let huge = (0..400)
+            .map(|i| format!("repo:{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let kept = recorded_scope(&huge);
+        assert!(kept.len() < MAX_RECORDED_SCOPE_BYTES + 40, "{}", kept.len());
+        assert!(
+            kept.ends_with(&format!(" … ({} bytes in all)", huge.len())),
+            "{kept}"
+        );
+        let head = kept.split(" … ").next().unwrap_or_default();
+        assert!(huge.starts_with(head) && huge[head.len()..].starts_with(' '));
+    }
 }

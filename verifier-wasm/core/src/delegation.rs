@@ -75,7 +75,7 @@ impl Delegation {
                 Some(Value::String(_)) => {
                     return Err(invalid(
                         "act",
-                        "an actor's sub is empty or holds a comma or a control character",
+                        "an actor's sub is empty, or holds a comma or anything but printable ASCII",
                     ));
                 }
                 _ => return Err(invalid("act", "an actor has no string sub")),
@@ -117,6 +117,16 @@ impl Delegation {
                 ));
             }
         };
+        // RFC 8693 lets the client and the actor differ; ours never do, and a gateway that
+        // forwards both must not tell the upstream two stories about who is calling.
+        if let Some(Value::String(client_id)) = claims.get("client_id") {
+            if actors.first().is_some_and(|a| a.sub != *client_id) {
+                return Err(invalid(
+                    "act",
+                    "the current actor is not the token's client_id",
+                ));
+            }
+        }
         let names: Vec<&str> = actors.iter().map(|a| a.sub.as_str()).collect();
         let chain = names.join(",");
         Ok(Some(Delegation {
@@ -156,10 +166,11 @@ impl Delegation {
     }
 }
 
-/// Names that become header values: non-empty, no control character, and no comma, which
-/// separates the actors of `x-auth-actor-chain`.
+/// Names that become header values and are compared byte for byte (loops, `actors` globs):
+/// printable ASCII without spaces, so no invisible or look-alike character can make one actor
+/// two, and no comma, which separates the actors of `x-auth-actor-chain`.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_control() || c == ',')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b',')
 }
 
 fn invalid(claim: &'static str, reason: &'static str) -> VerifyError {
@@ -209,6 +220,13 @@ pub fn admit(
         });
     }
     let Some(delegation) = delegation else {
+        // An agent calling with its own token acts for itself: a rule naming its actors holds
+        // it to them too, or any other agent could walk past the rule without a chain.
+        if profile == Some(PROFILE_AI_AGENT) && !actor_allowed(rule, subject) {
+            return Err(VerifyError::ActorNotAllowed {
+                actor: subject.to_owned(),
+            });
+        }
         return Ok(Admitted::Direct);
     };
     let Some(policy) = policy else {
@@ -229,7 +247,7 @@ pub fn admit(
         });
     }
     let current = delegation.current();
-    if !rule.actors.is_empty() && !rule.actors.iter().any(|g| glob::matches(g, current)) {
+    if !actor_allowed(rule, current) {
         return Err(VerifyError::ActorNotAllowed {
             actor: current.to_owned(),
         });
@@ -238,6 +256,11 @@ pub fn admit(
         depth: delegation.depth(),
         max,
     })
+}
+
+/// Whether `actor` matches one of the rule's `actors` globs (or the rule names none).
+fn actor_allowed(rule: &DelegationRule, actor: &str) -> bool {
+    rule.actors.is_empty() || rule.actors.iter().any(|g| glob::matches(g, actor))
 }
 
 /// What [`admit`] found.

@@ -550,7 +550,7 @@ fn control_characters_in_forwarded_claims_are_refused() {
 fn verified_claims_carry_what_the_token_says() {
     let (signer, p) = setup();
     let token = signer.token(&with(
-        json!({"nbf": NOW - 5, "scope": "  a b\u{20}\u{20}c ", "act": {"sub": "svc.proxy"}}),
+        json!({"nbf": NOW - 5, "scope": "  a b\u{20}\u{20}c ", "act": {"sub": "svc.proxy"}, "client_id": "svc.proxy"}),
     ));
     let verified = check(&token, &p).unwrap();
     let c = &verified.claims;
@@ -561,4 +561,8 @@ fn verified_claims_carry_what_the_token_says() {
     assert_eq!(c.jti.as_deref(), Some("4f1c2a0e-jti"));
     assert_eq!(c.scopes().collect::<Vec<_>>(), ["a", "b", "c"]);
     assert_eq!(c.raw["act"]["sub"], "svc.proxy");
+    assert_eq!(
+        c.delegation.as_ref().map(|d| d.chain.as_str()),
+        Some("svc.proxy")
+    );
 }

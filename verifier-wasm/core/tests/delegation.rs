@@ -196,7 +196,9 @@ fn a_provider_without_delegation_refuses_every_delegated_token() {
     );
     assert!(!challenge.contains("error=\""), "{challenge}");
     // Even an act without ancestor_jtis, as a third-party issuer would mint it.
-    let bare = bearer(&signer().token(&claims_with(json!({"act": {"sub": "agent.main"}}))));
+    let bare = bearer(&signer().token(&claims_with(
+        json!({"act": {"sub": "agent.main"}, "client_id": "agent.main"}),
+    )));
     assert_eq!(
         outcome(&decide(
             &config,
@@ -264,11 +266,14 @@ fn a_chain_nested_ten_thousand_deep_is_refused_without_recursing_into_it() {
     assert_eq!(error.code(), "token_malformed");
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     // Within the JSON limit but past the longest chain a provider may accept, the chain parses
-    // and the depth check refuses it.
+    // (its current actor the token's client_id) and the depth check refuses it.
     let fifteen = verifier_core::Claims::parse(
         claims_text_with(
             "act",
-            &("{\"sub\":\"a\",\"act\":".repeat(14) + "{\"sub\":\"b\"}" + &"}".repeat(14)),
+            &("{\"sub\":\"warehouse\",\"act\":".to_owned()
+                + &"{\"sub\":\"a\",\"act\":".repeat(13)
+                + "{\"sub\":\"b\"}"
+                + &"}".repeat(14)),
         )
         .as_bytes(),
     );

@@ -481,7 +481,7 @@ fn duplicate_claims_are_malformed() {
         "token_malformed"
     );
     // The same member names in different objects are fine.
-    let payload = format!(r#"{{{body},"act":{{"sub":"a","act":{{"sub":"b"}}}}}}"#);
+    let payload = format!(r#"{{{body},"act":{{"sub":"warehouse","act":{{"sub":"b"}}}}}}"#);
     assert_eq!(code(&signer.sign_text(&header, &payload), &p), "valid");
 }
 

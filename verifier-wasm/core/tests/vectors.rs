@@ -179,6 +179,18 @@ fn verify_cases() -> Vec<VerifyCase> {
             Expect::Code("claim_invalid"),
         ),
         case(
+            "an actor's sub holds a non-ASCII character",
+            with_claims(
+                json!({"act": {"sub": "agent.\u{202e}main"}, "client_id": "agent.\u{202e}main"}),
+            ),
+            Expect::Code("claim_invalid"),
+        ),
+        case(
+            "the current actor is not the client_id",
+            with_claims(json!({"act": {"sub": "agent.main"}, "client_id": "agent.other"})),
+            Expect::Code("claim_invalid"),
+        ),
+        case(
             "ancestor_jtis without act",
             with_claims(json!({"ancestor_jtis": ["x"]})),
             Expect::Code("claim_invalid"),
@@ -355,6 +367,10 @@ fn explain_cases() -> Vec<ExplainCase> {
         Some(es256().token(&c))
     };
     let two = chain(&["agent.sub", "agent.main"], json!({}));
+    let agent_own = |agent: &str| {
+        let own = json!({"sub": agent, "client_id": agent, "sub_profile": "ai_agent"});
+        Some(es256().token(&claims_with(own)))
+    };
     let delegation_cases = [
         case(
             "delegated token where the provider accepts no delegation",
@@ -453,6 +469,26 @@ fn explain_cases() -> Vec<ExplainCase> {
         case(
             "actor matching the rule's actors glob",
             chain(&["agent.research.sub", "agent.main"], json!({})).as_ref(),
+            "GET",
+            "/agents/research",
+            Allow,
+            200,
+            None,
+            Some(4),
+        ),
+        case(
+            "an agent's own token where the rule names other actors",
+            agent_own("agent.billing").as_ref(),
+            "GET",
+            "/agents/research",
+            Deny,
+            403,
+            Some("actor_not_allowed"),
+            Some(4),
+        ),
+        case(
+            "an agent's own token matching the rule's actors",
+            agent_own("agent.research").as_ref(),
             "GET",
             "/agents/research",
             Allow,
