@@ -864,36 +864,19 @@ async fn an_actor_token_must_be_the_agents_own_and_undelegated() {
     )
     .await;
     assert_eq!(segment(&token, 1)["client_id"], "agent.third");
-    // Another client's token.
     let planners = c.planner.token(&t).await;
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &(with_actor(&planners, ACCESS_TOKEN) + "&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_invalid",
-    )
-    .await;
-    // A delegated token, even one held by this agent.
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &(with_actor(&token, ACCESS_TOKEN) + "&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_invalid",
-    )
-    .await;
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &(with_actor("garbage", ACCESS_TOKEN) + "&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_invalid",
-    )
-    .await;
+    // Another client's token; a delegated token, even one held by this agent; no token at all.
+    for actor in [planners.as_str(), token.as_str(), "garbage"] {
+        refused(
+            &t,
+            &third,
+            &c.first,
+            &(with_actor(actor, ACCESS_TOKEN) + "&scope=repo:read:x"),
+            "invalid_request",
+            "actor_token_invalid",
+        )
+        .await;
+    }
     // A revoked one of its own.
     let revoked = third.token(&t).await;
     let reply = t
