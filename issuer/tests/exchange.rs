@@ -115,6 +115,18 @@ async fn refused_form(t: &TestIssuer, agent: &Party, body: &str, error: &str, co
 }
 
 /// [`refused_form`] for an exchange of `subject` with `extra` parameters.
+/// `party` revokes its own `token` at `POST /oauth/revoke` (RFC 7009), which answers 200.
+async fn revoke(t: &TestIssuer, party: &Party, token: &str) {
+    let reply = t
+        .post_form(
+            "/oauth/revoke",
+            &format!("token={token}"),
+            Some((party.id, &party.secret)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", text(&reply));
+}
+
 async fn refused(
     t: &TestIssuer,
     agent: &Party,
@@ -879,14 +891,7 @@ async fn an_actor_token_must_be_the_agents_own_and_undelegated() {
     }
     // A revoked one of its own.
     let revoked = third.token(&t).await;
-    let reply = t
-        .post_form(
-            "/oauth/revoke",
-            &format!("token={revoked}"),
-            Some((third.id, &third.secret)),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK);
+    revoke(&t, &third, &revoked).await;
     refused(
         &t,
         &third,
@@ -897,33 +902,21 @@ async fn an_actor_token_must_be_the_agents_own_and_undelegated() {
     )
     .await;
     // The type goes with the token, and only with it.
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &format!("&actor_token={own}&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_type_invalid",
-    )
-    .await;
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &format!("&actor_token_type={ACCESS_TOKEN}&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_type_invalid",
-    )
-    .await;
-    refused(
-        &t,
-        &third,
-        &c.first,
-        &(with_actor(&own, "urn:ietf:params:oauth:token-type:id_token") + "&scope=repo:read:x"),
-        "invalid_request",
-        "actor_token_type_invalid",
-    )
-    .await;
+    for extra in [
+        format!("&actor_token={own}&scope=repo:read:x"),
+        format!("&actor_token_type={ACCESS_TOKEN}&scope=repo:read:x"),
+        with_actor(&own, "urn:ietf:params:oauth:token-type:id_token") + "&scope=repo:read:x",
+    ] {
+        refused(
+            &t,
+            &third,
+            &c.first,
+            &extra,
+            "invalid_request",
+            "actor_token_type_invalid",
+        )
+        .await;
+    }
     let _ = c.svc;
 }
 
@@ -933,14 +926,7 @@ async fn revoking_a_subject_token_refuses_its_exchange() {
     let svc = service(&t, "svc.r", "read").await;
     let worker = agent(&t, "agent.worker", "read").await;
     let root = svc.token(&t).await;
-    let reply = t
-        .post_form(
-            "/oauth/revoke",
-            &format!("token={root}"),
-            Some((svc.id, &svc.secret)),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK);
+    revoke(&t, &svc, &root).await;
     refused(
         &t,
         &worker,
@@ -979,14 +965,7 @@ async fn revoking_the_root_revokes_every_token_exchanged_from_it() {
     let c = chain(&t).await;
     let fourth = agent(&t, "agent.fourth", "repo:read:*").await;
     assert_eq!(live(&t).await, [jti(&c.first), jti(&c.second)]);
-    let reply = t
-        .post_form(
-            "/oauth/revoke",
-            &format!("token={}", c.root),
-            Some((c.svc.id, &c.svc.secret)),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK);
+    revoke(&t, &c.svc, &c.root).await;
 
     // The depth-2 token can no longer be exchanged, nor the depth-1 one.
     let record = refused(
